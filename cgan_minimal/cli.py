@@ -1,0 +1,204 @@
+"""Command line: ``python -m cgan_minimal {train,complete,demo}`` (also the ``cgan-minimal`` script).
+
+    train     train G and D on joint images (the embedded faces or a folder of joint PNGs)
+    complete  complete held-out sketches with a trained model; write completions.png, metrics.json
+    demo      train the cpu preset on the embedded faces, then complete; the README's main job
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, metrics
+from .figures import save_completions
+from .models import PRESETS
+from .project import ProjectConfig, complete
+from .train import TrainConfig, load_models, load_training_data, train
+from .utils import atomic_path, pick_device, set_seed
+
+DEFAULT_TRAIN = TrainConfig()
+DEFAULT_PROJECT = ProjectConfig()
+
+
+def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None) -> data.JointData:
+    """Sketches to complete: embedded faces never used for training, or the first n of a folder."""
+    source = path or train_cfg.data
+    if source == "faces":
+        return data.faces_dataset(n, size=size, seed=train_cfg.seed, start=data.HELD_OUT_START)
+    if path is None:  # trained on a folder: its sibling test/ folder, if there is one
+        sibling = Path(train_cfg.data).parent / "test"
+        if not sibling.is_dir():
+            raise ValueError(f"the model was trained on {train_cfg.data}; pass --data with a folder of test joint images")
+        source = str(sibling)
+    return data.load_folder(source, size=size, limit=n)
+
+
+def run_completion(
+    checkpoint: str | Path, out: str | Path, n: int = 64, cfg: ProjectConfig = DEFAULT_PROJECT,
+    data_path: str | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
+) -> dict:
+    """Complete ``n`` held-out sketches, write ``out/completions.png`` and ``out/metrics.json``.
+
+    Returns the metrics: mean SSIM of the completed photos and of the two baselines.
+    """
+    cfg.validate()
+    if n < 1:
+        raise ValueError(f"--n must be >= 1, got {n}")
+    dev = pick_device(device)
+    G, D, model_cfg, train_cfg = load_models(checkpoint, dev)
+    test = held_out_data(train_cfg, model_cfg.size, n, data_path)
+    set_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    results, finals = [], []
+    for i in range(0, len(test), batch_size):
+        y = data.to_tensor(test.images[i : i + batch_size], device=dev)
+        result = complete(G, D, y, cfg, generator=gen)
+        results.append(data.to_image(result.x))
+        finals.append(result.history["contextual"][[0, -1]].cpu())
+    seconds = time.perf_counter() - start
+    completed = np.concatenate(results)
+    history = torch.cat(finals, dim=1)
+    known_half, unknown_half = (0, 1) if cfg.known == "sketch" else (1, 0)
+    truth = data.split(test.images)[unknown_half]
+    scores = metrics.ssim(data.split(completed)[unknown_half], truth)
+    train_set = load_training_data(train_cfg, model_cfg.size)
+    if cfg.known == "photo":  # baselines in the other direction: swap the halves
+        test_b, train_b = data.join(*data.split(test.images)[::-1]), data.join(*data.split(train_set.images)[::-1])
+    else:
+        test_b, train_b = test.images, train_set.images
+    result = {
+        "ssim": float(scores.mean()),
+        **metrics.baselines(test_b, train_b),
+        "n": len(test),
+        "seconds": round(seconds, 2),
+        "contextual_loss_start": float(history[0].mean()),
+        "contextual_loss_end": float(history[1].mean()),
+        "ssim_per_sketch": [round(float(s), 4) for s in scores],
+        "checkpoint": str(checkpoint),
+        "data": test.source,
+        "settings": asdict(cfg),
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    given = data.split(test.images)[known_half]
+    title = f"{cfg.known} → {'photo' if cfg.known == 'sketch' else 'sketch'}: SSIM {result['ssim']:.3f}"
+    save_completions(out / "completions.png", given, data.split(completed)[unknown_half], truth, title=title)
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def summary(m: dict) -> str:
+    return (
+        f"completed {m['n']} sketches in {m['seconds']:.1f} s: SSIM {m['ssim']:.3f} "
+        f"(nearest neighbour {m['ssim_nearest_neighbour']:.3f}, mean photo {m['ssim_mean_photo']:.3f})"
+    )
+
+
+# ---------------------------------------------------------------- argument parsing
+def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), default=defaults.preset, help="model size (default %(default)s)")
+    p.add_argument("--train-size", type=int, default=defaults.train_size, help="training images (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size (default %(default)s)")
+    p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--ema-decay", type=float, default=defaults.ema_decay, help="EMA of G's weights, 0 = off (default %(default)s)")
+    p.add_argument("--g-steps", type=int, default=defaults.g_steps, help="G steps per D step (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
+    p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, mps (default %(default)s)")
+
+
+def _add_complete_args(p: argparse.ArgumentParser, n: int) -> None:
+    d = DEFAULT_PROJECT
+    p.add_argument("--n", type=int, default=n, help="held-out sketches to complete (default %(default)s)")
+    p.add_argument("--iters", type=int, default=d.iters, help="gradient steps on z (default %(default)s)")
+    p.add_argument("--lam", type=float, default=d.lam, help="λ, weight of the perceptual loss (default %(default)s)")
+    p.add_argument("--init-candidates", type=int, default=d.init_candidates, help="N of best-of-N init (default %(default)s)")
+    p.add_argument("--z-lr", type=float, default=d.lr, help="step size on z (default %(default)s)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=d.optimizer, help="z update (default %(default)s)")
+    p.add_argument("--contextual", choices=["kl", "l1"], default=d.contextual, help="contextual loss (default %(default)s)")
+    p.add_argument("--perceptual", choices=["paper", "nonsat"], default=d.perceptual, help="perceptual loss (default %(default)s)")
+    p.add_argument("--known", choices=["sketch", "photo"], default=d.known, help="the given half (default %(default)s)")
+    p.add_argument("--complete-seed", type=int, default=0, help="seed of the initial z (default %(default)s)")
+
+
+def _project_cfg(a: argparse.Namespace) -> ProjectConfig:
+    return ProjectConfig(
+        lam=a.lam, iters=a.iters, init_candidates=a.init_candidates, lr=a.z_lr, optimizer=a.optimizer,
+        contextual=a.contextual, perceptual=a.perceptual, known=a.known,
+        momentum=DEFAULT_PROJECT.momentum, nesterov=DEFAULT_PROJECT.nesterov, eps=DEFAULT_PROJECT.eps,
+    ).validate()
+
+
+def _train_cfg(a: argparse.Namespace, data_spec: str) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(a).items() if k in names and k != "data"}, data=data_spec).validate()
+
+
+# Demo defaults: sized so that training plus completing 64 sketches fits in about 10 minutes on 2 CPU cores.
+DEMO = {"preset": "cpu", "epochs": DEFAULT_TRAIN.epochs, "train_size": DEFAULT_TRAIN.train_size, "n": 64, "iters": 200}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cgan_minimal", description="Contextual GAN: sketch → photo by image completion.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train G and D on joint images")
+    p.add_argument("--data", default="faces", help="'faces' (embedded) or a folder of joint PNGs (default %(default)s)")
+    p.add_argument("--out", required=True, help="run folder (checkpoint, samples, losses)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    _add_train_args(p, DEFAULT_TRAIN)
+
+    p = sub.add_parser("complete", help="complete held-out sketches with a trained model")
+    p.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint file")
+    p.add_argument("--data", default=None, help="test images: 'faces' or a folder (default: held out from the training data)")
+    p.add_argument("--out", required=True, help="folder for completions.png and metrics.json")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default %(default)s)")
+    _add_complete_args(p, n=64)
+
+    p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
+    p.add_argument("--out", required=True, help="output folder (the run goes to OUT/run)")
+    _add_train_args(p, TrainConfig(preset=DEMO["preset"], epochs=DEMO["epochs"], train_size=DEMO["train_size"]))
+    _add_complete_args(p, n=DEMO["n"])
+    p.set_defaults(iters=DEMO["iters"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            cfg = _train_cfg(args, args.data)
+            t0 = time.perf_counter()
+            train(cfg, args.out, resume=args.resume)
+            print(f"trained {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s; checkpoint in {Path(args.out) / 'checkpoint.pt'}")
+        elif args.command == "complete":
+            m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed, device=args.device)
+            print(summary(m))
+            print(f"wrote {Path(args.out) / 'completions.png'} and {Path(args.out) / 'metrics.json'}")
+        elif args.command == "demo":
+            pcfg = _project_cfg(args)
+            if args.n < 1:
+                raise ValueError(f"--n must be >= 1, got {args.n}")
+            cfg = _train_cfg(args, "faces")
+            out = Path(args.out)
+            t0 = time.perf_counter()
+            train(cfg, out / "run")
+            t_train = time.perf_counter() - t0
+            m = run_completion(out / "run", out, args.n, pcfg, None, args.complete_seed, device=args.device)
+            print(f"trained {cfg.epochs} epochs on {cfg.train_size} faces in {t_train:.0f} s")
+            print(summary(m))
+            print(f"wrote {out / 'completions.png'} and {out / 'metrics.json'} (total {time.perf_counter() - t0:.0f} s)")
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

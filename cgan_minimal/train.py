@@ -1,0 +1,375 @@
+"""Training stage: an ordinary DCGAN on joint images (SPEC §1, §4; chapter "Training the GAN").
+
+Nothing here is sketch-specific: G learns the distribution of joint images ``[sketch | photo]``,
+which is what later lets completion fill in a photo that agrees with a sketch. The two players
+optimise the GAN objective (Goodfellow et al., 2014)
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 − D(G(z)))],
+
+D by ascending it and G by the non-saturating form, maximising E_z[log D(G(z))]; both as binary
+cross-entropy on D's logits. Adam with lr 2e-4, β1 0.5, batch 64, as in DCGAN and the paper.
+
+Beyond the paper, an exponential moving average of G's weights (``ema_decay``) is kept and is
+the generator that completion uses: it gives smoother, more faithful samples at no training
+cost, which matters for a model trained for minutes instead of days.
+
+A run folder holds ``checkpoint.pt`` (written atomically after every epoch: G, D, the EMA of G,
+both optimisers, the epoch, the RNG state and the config), ``config.json``, ``losses.csv``
+(one row per step) and ``samples/epoch_NNN.png`` (a fixed z, so epochs compare).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import data as data_mod
+from .figures import grid, save_png
+from .models import Discriminator, Generator, ModelConfig, preset, sample_z
+from .utils import atomic_path, pick_device, set_seed
+
+CHECKPOINT = "checkpoint.pt"
+LOSS_FIELDS = ("epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Defaults: the paper's optimiser with the ``cpu`` preset sized for minutes."""
+
+    preset: str = "cpu"  # model preset: paper (64×128, width 64), cpu (32×64, width 32), tiny (width 16)
+    data: str = "faces"  # "faces" (embedded, rendered on the fly) or a folder of joint PNGs
+    train_size: int = 10000  # number of training images (faces rendered; folder: first N, 0 = all)
+    epochs: int = 20  # passes over the data (paper: 200; authors' script: 50)
+    batch_size: int = 64  # paper: 64
+    lr: float = 2e-4  # Adam learning rate, both players (paper: 2e-4)
+    beta1: float = 0.5  # Adam β1 (paper: 0.5)
+    beta2: float = 0.999  # Adam β2 (Adam's default)
+    g_steps: int = 1  # G updates per D update (authors' script: 2)
+    ema_decay: float = 0.999  # EMA of G's weights used for completion; 0 turns it off
+    seed: int = 0  # seeds weights, shuffling, z and the embedded faces
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+
+    def validate(self) -> "TrainConfig":
+        preset(self.preset)
+        for name in ("train_size", "epochs", "batch_size", "g_steps"):
+            minimum = 0 if name == "train_size" else 1
+            if getattr(self, name) < minimum:
+                raise ValueError(f"TrainConfig.{name} must be >= {minimum}, got {getattr(self, name)}")
+        if self.lr <= 0 or not 0 <= self.ema_decay < 1:
+            raise ValueError(f"TrainConfig needs lr > 0 and 0 <= ema_decay < 1, got lr={self.lr}, ema_decay={self.ema_decay}")
+        if self.data == "faces" and self.train_size < 1:
+            raise ValueError("TrainConfig.train_size must be >= 1 for the embedded faces")
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# Settings that must agree between a checkpoint and a run that resumes it.
+RESUME_KEYS = ("preset", "data", "train_size", "batch_size", "seed", "g_steps", "ema_decay")
+
+
+def load_training_data(cfg: TrainConfig, size: int) -> data_mod.JointData:
+    """The training set of ``cfg``: embedded faces or a folder, at ``size × 2·size``."""
+    if cfg.data == "faces":
+        return data_mod.faces_dataset(cfg.train_size, size=size, seed=cfg.seed)
+    return data_mod.load_folder(cfg.data, size=size, limit=cfg.train_size or None)
+
+
+def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam(lr, (β1, β2)), fused into one kernel where this torch build supports it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema ← decay · ema + (1 − decay) · model, for every weight."""
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+
+
+@torch.no_grad()
+def recalibrate_bn(G: Generator, batches: int = 8, batch_size: int = 128, seed: int = 12345) -> None:
+    """Re-estimate G's BatchNorm statistics for its current weights (used after the EMA).
+
+    G is used in eval mode for completion, so each sample is independent of the batch; its BN
+    running statistics must then match its weights. A fixed seed keeps training RNG untouched.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
+    bns = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    G.train()
+    for _ in range(batches):
+        G(sample_z(batch_size, G.cfg.nz, gen).to(device))
+    for m, momentum in zip(bns, saved):
+        m.momentum = momentum
+    G.eval()
+
+
+@dataclass
+class Trainer:
+    """Everything a training run holds; :meth:`save` / :meth:`load` make it resumable."""
+
+    cfg: TrainConfig
+    model_cfg: ModelConfig
+    G: Generator
+    D: Discriminator
+    G_ema: Generator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    rng: torch.Generator  # shuffling and z; its state is saved, so a resumed run continues exactly
+    device: torch.device
+    epoch: int = 0  # epochs finished
+
+    @classmethod
+    def create(cls, cfg: TrainConfig) -> "Trainer":
+        cfg.validate()
+        model_cfg = preset(cfg.preset)
+        device = pick_device(cfg.device)
+        set_seed(cfg.seed)
+        G, D = Generator(model_cfg).to(device), Discriminator(model_cfg).to(device)
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        rng = torch.Generator().manual_seed(cfg.seed)
+        return cls(cfg, model_cfg, G, D, G_ema, make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg), rng, device)
+
+    # ------------------------------------------------------------ one step
+    def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1]."""
+        G, D = self.G, self.D
+        b = real.shape[0]
+        ones = torch.ones(b, device=self.device)
+        zeros = torch.zeros(b, device=self.device)
+        z = sample_z(b, self.model_cfg.nz, self.rng).to(self.device)
+        fake = G(z)
+
+        # (1) Update D: maximise log D(x) + log(1 − D(G(z)))
+        D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        logit_real, logit_fake = D(real), D(fake.detach())
+        loss_D = F.binary_cross_entropy_with_logits(logit_real, ones) + F.binary_cross_entropy_with_logits(logit_fake, zeros)
+        loss_D.backward()
+        self.opt_D.step()
+
+        # (2) Update G: maximise log D(G(z)) (non-saturating), D's weights frozen
+        D.requires_grad_(False)  # no gradients for D's weights: the G step is cheaper
+        for k in range(self.cfg.g_steps):
+            if k:  # extra G steps draw fresh z
+                fake = G(sample_z(b, self.model_cfg.nz, self.rng).to(self.device))
+            self.opt_G.zero_grad(set_to_none=True)
+            logit_gen = D(fake)
+            loss_G = F.binary_cross_entropy_with_logits(logit_gen, ones)
+            loss_G.backward()
+            self.opt_G.step()
+        if self.cfg.ema_decay:
+            update_ema(self.G_ema, G, self.cfg.ema_decay)
+        return {
+            "loss_D": loss_D.detach(),
+            "loss_G": loss_G.detach(),
+            "D_x": torch.sigmoid(logit_real.detach()).mean(),
+            "D_G_z": torch.sigmoid(logit_fake.detach()).mean(),
+        }
+
+    def epoch_batches(self, n: int) -> list[torch.Tensor]:
+        """Shuffled index batches for one epoch; a last partial batch is dropped (BN needs > 1)."""
+        order = torch.randperm(n, generator=self.rng)
+        b = self.cfg.batch_size
+        return [order[i : i + b] for i in range(0, n - b + 1, b)] if n >= b else [order]
+
+    def run_epoch(self, images: torch.Tensor, progress: bool = True) -> list[dict[str, float]]:
+        """Train one epoch on uint8 joint images (N, s, 2s, 3) held as a torch tensor."""
+        self.G.train()
+        self.D.train()
+        rows, pending = [], []
+        batches = self.epoch_batches(len(images))
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", disable=not progress, leave=False)
+        for i, idx in enumerate(bar):
+            real = images[idx].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+            pending.append(self.step(real))
+            if progress and (i % 10 == 0 or i == len(batches) - 1):
+                bar.set_postfix({k: f"{v.item():.3f}" for k, v in pending[-1].items()})
+        for i, losses in enumerate(pending):
+            rows.append({"epoch": self.epoch + 1, "step": i, **{k: float(v) for k, v in losses.items()}})
+        self.epoch += 1
+        return rows
+
+    # ------------------------------------------------------------ generator used for completion
+    def completion_generator(self) -> Generator:
+        """The EMA generator (BN statistics re-estimated), or G itself when the EMA is off."""
+        if not self.cfg.ema_decay:
+            return self.G
+        recalibrate_bn(self.G_ema)
+        return self.G_ema
+
+    # ------------------------------------------------------------ checkpoints
+    def state(self) -> dict:
+        return {
+            "config": {"model": self.model_cfg.to_dict(), "train": asdict(self.cfg)},
+            "epoch": self.epoch,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "rng": {"train": self.rng.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint atomically (a temporary file renamed into place)."""
+        with atomic_path(path) as tmp:
+            torch.save(self.state(), tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, cfg: TrainConfig) -> "Trainer":
+        """Resume from ``path``; refuse a checkpoint whose settings differ from ``cfg``."""
+        ckpt = read_checkpoint(path)
+        saved = TrainConfig.from_dict(ckpt["config"]["train"])
+        diff = {k: (getattr(saved, k), getattr(cfg, k)) for k in RESUME_KEYS if getattr(saved, k) != getattr(cfg, k)}
+        if diff:
+            detail = ", ".join(f"{k}: checkpoint {a!r} vs asked {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"cannot resume {path}: its settings differ ({detail})")
+        trainer = cls.create(cfg)
+        check_model_config(ckpt, trainer.model_cfg, path)
+        trainer.G.load_state_dict(ckpt["G"])
+        trainer.D.load_state_dict(ckpt["D"])
+        trainer.G_ema.load_state_dict(ckpt["G_ema"])
+        trainer.opt_G.load_state_dict(ckpt["opt_G"])
+        trainer.opt_D.load_state_dict(ckpt["opt_D"])
+        trainer.rng.set_state(ckpt["rng"]["train"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        trainer.epoch = int(ckpt["epoch"])
+        return trainer
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint file (or the one in a run folder) safely, with ``weights_only=True``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, wrong format, pickled code…
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {type(e).__name__}: {e}") from None
+    missing = [k for k in ("config", "epoch", "G", "D", "G_ema") if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise ValueError(f"{path} is not a cgan_minimal checkpoint: missing {', '.join(missing)}")
+    return ckpt
+
+
+def check_model_config(ckpt: dict, expected: ModelConfig, path) -> None:
+    """Refuse a checkpoint whose network shapes differ from ``expected``."""
+    saved = ckpt["config"]["model"]
+    diff = {k: (saved.get(k), v) for k, v in expected.to_dict().items() if saved.get(k) != v}
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a} vs preset {b}" for k, (a, b) in diff.items())
+        raise ValueError(f"checkpoint {path} does not match the preset ({detail})")
+
+
+def load_models(path: str | Path, device="cpu", expected: ModelConfig | None = None):
+    """Load a trained model for completion: ``(G, D, model_cfg, train_cfg)``, both nets in eval mode.
+
+    G is the EMA generator when the run kept one. Explained in "Projection through back-propagation".
+    """
+    ckpt = read_checkpoint(path)
+    model_cfg = ModelConfig(**ckpt["config"]["model"])
+    if expected is not None:
+        check_model_config(ckpt, expected, path)
+    train_cfg = TrainConfig.from_dict(ckpt["config"]["train"])
+    G, D = Generator(model_cfg), Discriminator(model_cfg)
+    try:
+        G.load_state_dict(ckpt["G_ema"] if train_cfg.ema_decay else ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+    except RuntimeError as e:
+        raise ValueError(f"checkpoint {path}: weights do not fit its own config: {e}") from None
+    G, D = G.to(device).eval(), D.to(device).eval()
+    return G.requires_grad_(False), D.requires_grad_(False), model_cfg, train_cfg
+
+
+def _write_losses(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, LOSS_FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def _read_losses(path: Path, upto_epoch: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        {k: (int(v) if k in ("epoch", "step") else float(v)) for k, v in r.items()} for r in rows if int(r["epoch"]) <= upto_epoch
+    ]
+
+
+def train(
+    cfg: TrainConfig, out: str | Path, resume: bool = False, dataset: data_mod.JointData | None = None, progress: bool = True
+) -> Trainer:
+    """Train (or, with ``resume``, continue) a run in folder ``out``; returns the :class:`Trainer`.
+
+    ``dataset`` overrides ``cfg.data`` (e.g. data already in memory). Explained in "Training the GAN".
+    """
+    cfg.validate()
+    out = Path(out)
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        trainer = Trainer.load(ckpt_path, cfg)
+    else:
+        if resume:
+            print(f"no checkpoint in {out}; starting a new run")
+        trainer = Trainer.create(cfg)
+    trainer.cfg = cfg  # epochs may be raised on resume
+    size = trainer.model_cfg.size
+    dataset = dataset if dataset is not None else load_training_data(cfg, size)
+    if dataset.size != size:
+        raise ValueError(f"the data has {dataset.size}×{2 * dataset.size} joint images; preset {cfg.preset!r} needs {size}×{2 * size}")
+    if len(dataset) < 2:
+        raise ValueError(f"need at least 2 training images, got {len(dataset)} from {dataset.source or cfg.data}")
+    images = torch.from_numpy(dataset.images)
+    if trainer.device.type == "cuda":
+        images = images.pin_memory()
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "config.json") as tmp:
+        tmp.write_text(json.dumps({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}, indent=2))
+    rows = _read_losses(out / "losses.csv", trainer.epoch)
+    fixed_z = sample_z(64, trainer.model_cfg.nz, torch.Generator().manual_seed(cfg.seed + 1)).to(trainer.device)
+    start = time.perf_counter()
+    for _ in range(trainer.epoch, cfg.epochs):
+        epoch_rows = trainer.run_epoch(images, progress)
+        rows += epoch_rows
+        G = trainer.completion_generator()
+        with torch.no_grad():
+            samples = data_mod.to_image(G(fixed_z))
+        save_png(grid(samples, ncol=8), out / "samples" / f"epoch_{trainer.epoch:03d}.png", scale=2)
+        _write_losses(out / "losses.csv", rows)
+        trainer.save(ckpt_path)
+        mean = {k: np.mean([r[k] for r in epoch_rows]) for k in LOSS_FIELDS[2:]}
+        if progress:
+            tqdm.write(
+                f"epoch {trainer.epoch}/{cfg.epochs}  "
+                + "  ".join(f"{k} {v:.3f}" for k, v in mean.items())
+                + f"  ({time.perf_counter() - start:.0f} s)"
+            )
+    return trainer
