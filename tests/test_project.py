@@ -1,0 +1,147 @@
+import math
+
+import pytest
+import torch
+
+from cgan_minimal import data, project
+from cgan_minimal.models import sample_z
+from cgan_minimal.project import ProjectConfig
+
+
+@pytest.fixture(scope="module")
+def targets():
+    return data.to_tensor(data.faces_dataset(6, size=32, start=data.HELD_OUT_START).images)
+
+
+def test_kl_is_nonnegative_and_zero_for_equal_inputs():
+    torch.manual_seed(0)
+    M = data.mask("sketch", 4, 8)
+    a, b = torch.rand(16, 3, 4, 8) * 2 - 1, torch.rand(16, 3, 4, 8) * 2 - 1
+    assert (project.contextual_loss(a, b, M) >= 0).all()
+    assert torch.allclose(project.contextual_loss(a, a, M), torch.zeros(16), atol=1e-7)
+
+
+def test_kl_finite_on_extreme_sketches():
+    M = data.mask("sketch", 4, 8)
+    black, white = -torch.ones(1, 3, 4, 8), torch.ones(1, 3, 4, 8)
+    for y, g in [(black, white), (white, black), (black, black), (white, white)]:
+        loss = project.contextual_loss(g, y, M)
+        assert torch.isfinite(loss).all()
+    g = white.clone().requires_grad_(True)
+    project.contextual_loss(g, black, M).sum().backward()
+    assert torch.isfinite(g.grad).all() and g.grad.abs().sum() > 0
+
+
+def test_kl_formula_and_l1():
+    p, q = torch.tensor([0.2]), torch.tensor([0.7])
+    expected = 0.2 * math.log(0.2 / 0.7) + 0.8 * math.log(0.8 / 0.3)
+    assert project.kl_bernoulli(p, q).item() == pytest.approx(expected, rel=1e-5)
+    M = data.mask("sketch", 2, 4)
+    y, g = torch.zeros(1, 3, 2, 4), torch.full((1, 3, 2, 4), 0.5)
+    assert project.contextual_loss(g, y, M, kind="l1").item() == pytest.approx(0.5)
+
+
+def test_contextual_loss_reads_only_the_known_half(targets):
+    M = data.mask("sketch", 32, 64)
+    g = torch.zeros_like(targets)
+    changed = targets.clone()
+    changed[..., 32:] = -changed[..., 32:]
+    assert torch.equal(project.contextual_loss(g, targets, M), project.contextual_loss(g, changed, M))
+    changed[..., :32] = -changed[..., :32]
+    assert not torch.equal(project.contextual_loss(g, targets, M), project.contextual_loss(g, changed, M))
+
+
+def test_perceptual_losses():
+    l = torch.tensor([-3.0, 0.0, 2.0])
+    d = torch.sigmoid(l)
+    assert torch.allclose(project.perceptual_loss(l, "paper"), torch.log(1 - d), atol=1e-6)
+    assert torch.allclose(project.perceptual_loss(l, "nonsat"), -torch.log(d), atol=1e-6)
+    # both fall as D(G(z)) rises
+    assert (project.perceptual_loss(l, "paper").diff() < 0).all()
+    assert (project.perceptual_loss(l, "nonsat").diff() < 0).all()
+
+
+def test_best_of_n_picks_the_argmin(tiny_models, targets):
+    G, D = tiny_models
+    M = data.mask("sketch", 32, 64)
+    n = 8
+    z0, loss0 = project.best_of_n(G, targets, M, n, generator=torch.Generator().manual_seed(5))
+    cands = sample_z(len(targets) * n, G.cfg.nz, torch.Generator().manual_seed(5)).view(len(targets), n, -1)
+    with torch.no_grad():
+        all_losses = torch.stack([project.contextual_loss(G(cands[:, k]), targets, M) for k in range(n)], 1)
+    assert torch.allclose(loss0, all_losses.min(1).values, atol=1e-6)
+    assert torch.equal(z0, cands[torch.arange(len(targets)), all_losses.argmin(1)])
+    assert (all_losses.max(1).values > loss0 + 1e-4).all()  # argmax would have been caught
+
+
+def test_projection_lowers_the_loss_keeps_z_in_box_and_known_half(tiny_models, targets):
+    G, D = tiny_models
+    r = project.complete(G, D, targets, iters=30, init_candidates=4, generator=torch.Generator().manual_seed(0))
+    c = r.history["contextual"]
+    assert c.shape == (31, len(targets)) and r.history["total"].shape == (31, len(targets))
+    assert (c[-1] < c[0]).all()
+    assert torch.allclose(c[0], r.init_loss)
+    assert r.z.abs().max() <= 1
+    assert torch.equal(data.split(r.x)[0], data.split(targets)[0])  # the given sketch, exactly
+    assert torch.equal(data.split(r.x)[1], data.split(r.G_z)[1])
+    assert torch.equal(r.photo, data.split(r.x)[1])
+
+
+def test_z_is_clipped_even_with_huge_steps(tiny_models, targets):
+    G, D = tiny_models
+    r = project.complete(G, D, targets, iters=5, lr=1e4, init_candidates=1, generator=torch.Generator().manual_seed(0))
+    assert r.z.abs().max() <= 1 and (r.z.abs() == 1).any()
+
+
+def test_adam_and_other_loss_variants(tiny_models, targets):
+    G, D = tiny_models
+    for kw in [dict(optimizer="adam", lr=0.05), dict(contextual="l1"), dict(perceptual="nonsat", lam=0.1), dict(nesterov=False)]:
+        r = project.complete(G, D, targets, iters=20, init_candidates=2, generator=torch.Generator().manual_seed(0), **kw)
+        assert (r.history["contextual"][-1] <= r.history["contextual"][0] + 1e-6).all(), kw
+
+
+def test_batch_members_do_not_interact(tiny_models, targets):
+    G, D = tiny_models
+    z0 = sample_z(len(targets), G.cfg.nz, torch.Generator().manual_seed(2))
+    together = project.complete(G, D, targets, iters=10, z0=z0)
+    alone = project.complete(G, D, targets[2:3], iters=10, z0=z0[2:3])
+    assert torch.allclose(together.z[2:3], alone.z, atol=1e-5)
+    assert torch.allclose(together.history["total"][:, 2], alone.history["total"][:, 0], atol=1e-5)
+
+
+def test_photo_to_sketch_by_choosing_the_mask(tiny_models, targets):
+    G, D = tiny_models
+    r = project.complete(G, D, targets, iters=5, known="photo", init_candidates=2)
+    assert torch.equal(data.split(r.x)[1], data.split(targets)[1])
+    assert torch.equal(r.sketch, data.split(r.G_z)[0])
+
+
+def test_models_stay_frozen_and_in_eval(tiny_models, targets):
+    G, D = tiny_models
+    project.complete(G, D, targets[:2], iters=2, init_candidates=1)
+    assert not G.training and not D.training
+    assert all(p.grad is None for p in G.parameters())
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(iters=0), "iters must be >= 1"), (dict(lam=-0.1), "lam"), (dict(lam=float("nan")), "lam"),
+    (dict(init_candidates=0), "init_candidates"), (dict(known="left"), "known"), (dict(lr=0), "lr"),
+])
+def test_bad_settings(tiny_models, targets, kw, match):
+    G, D = tiny_models
+    with pytest.raises(ValueError, match=match):
+        project.complete(G, D, targets, **kw)
+
+
+def test_bad_targets_and_z0(tiny_models, targets):
+    G, D = tiny_models
+    with pytest.raises(ValueError, match=r"targets must be \(B, 3, 32, 64\)"):
+        project.complete(G, D, torch.zeros(2, 3, 64, 128))
+    z0 = torch.zeros(len(targets), G.cfg.nz)
+    z0[0, 3] = float("nan")
+    with pytest.raises(ValueError, match="z0 contains NaN"):
+        project.complete(G, D, targets, z0=z0)
+    with pytest.raises(ValueError, match="z0 must have shape"):
+        project.complete(G, D, targets, z0=torch.zeros(1, 7))
+    with pytest.raises(ValueError, match="in \\[-1, 1\\]"):
+        project.complete(G, D, targets * 3)

@@ -1,0 +1,129 @@
+import csv
+
+import pytest
+import torch
+
+from cgan_minimal import train as train_mod
+from cgan_minimal.train import TrainConfig
+
+
+def _losses(run):
+    with open(run / "losses.csv") as f:
+        return [(int(r["epoch"]), int(r["step"]), float(r["loss_D"]), float(r["loss_G"])) for r in csv.DictReader(f)]
+
+
+def test_run_folder_contents(tiny_run, tiny_cfg):
+    assert (tiny_run / "checkpoint.pt").is_file()
+    assert (tiny_run / "config.json").is_file()
+    assert (tiny_run / "samples" / "epoch_001.png").is_file()
+    rows = _losses(tiny_run)
+    assert len(rows) == tiny_cfg.train_size // tiny_cfg.batch_size
+    assert not [p for p in tiny_run.rglob("*") if ".tmp" in p.name]
+    ckpt = torch.load(tiny_run / "checkpoint.pt", weights_only=True)
+    assert set(ckpt) >= {"config", "epoch", "G", "D", "G_ema", "opt_G", "opt_D", "rng"}
+    assert ckpt["epoch"] == 1 and ckpt["config"]["train"]["preset"] == "tiny"
+    assert ckpt["config"]["model"]["ngf"] == 16
+
+
+def test_same_seed_same_numbers(tmp_path, tiny_cfg, tiny_run):
+    train_mod.train(tiny_cfg, tmp_path / "again", progress=False)
+    assert _losses(tmp_path / "again") == _losses(tiny_run)
+    other = TrainConfig(**{**tiny_cfg.__dict__, "seed": 1})
+    train_mod.train(other, tmp_path / "other", progress=False)
+    assert _losses(tmp_path / "other") != _losses(tiny_run)
+
+
+def test_resume_continues_exactly(tmp_path, tiny_cfg):
+    two = TrainConfig(**{**tiny_cfg.__dict__, "epochs": 2})
+    full = train_mod.train(two, tmp_path / "full", progress=False)
+    train_mod.train(tiny_cfg, tmp_path / "split", progress=False)  # 1 epoch, then stop
+    resumed = train_mod.train(two, tmp_path / "split", resume=True, progress=False)
+    assert _losses(tmp_path / "split") == _losses(tmp_path / "full")
+    for a, b in zip(full.G.state_dict().values(), resumed.G.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resumed.epoch == 2
+
+
+def test_resume_refuses_other_settings(tmp_path, tiny_cfg, tiny_run):
+    with pytest.raises(ValueError, match="preset: checkpoint 'tiny' vs asked 'cpu'"):
+        train_mod.Trainer.load(tiny_run / "checkpoint.pt", TrainConfig(**{**tiny_cfg.__dict__, "preset": "cpu"}))
+    with pytest.raises(ValueError, match="train_size"):
+        train_mod.Trainer.load(tiny_run / "checkpoint.pt", TrainConfig(**{**tiny_cfg.__dict__, "train_size": 64}))
+
+
+def test_load_models_checks_the_preset(tiny_run):
+    G, D, mcfg, tcfg = train_mod.load_models(tiny_run)
+    assert not G.training and not D.training
+    assert mcfg.ngf == 16 and tcfg.preset == "tiny"
+    with pytest.raises(ValueError, match="does not match the preset.*ngf: checkpoint 16 vs preset 32"):
+        train_mod.load_models(tiny_run, expected=train_mod.preset("cpu"))
+
+
+def test_truncated_and_foreign_checkpoints(tmp_path, tiny_run):
+    blob = (tiny_run / "checkpoint.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match="cut.pt is not a readable checkpoint"):
+        train_mod.load_models(tmp_path / "cut.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a cgan_minimal checkpoint"):
+        train_mod.load_models(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        train_mod.load_models(tmp_path / "nothing_here")
+
+
+def test_failed_save_leaves_the_old_checkpoint(tmp_path, tiny_cfg, monkeypatch):
+    trainer = train_mod.Trainer.create(tiny_cfg)
+    path = tmp_path / "checkpoint.pt"
+    trainer.save(path)
+    before = path.read_bytes()
+
+    def broken_save(obj, f, *a, **k):
+        open(f, "wb").write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    trainer.epoch = 7
+    with pytest.raises(OSError):
+        trainer.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_g_step_leaves_d_untouched(tiny_cfg):
+    trainer = train_mod.Trainer.create(tiny_cfg)
+    real = torch.rand(8, 3, 32, 64) * 2 - 1
+    seen = []
+    orig = trainer.opt_G.step
+
+    def spy(*a, **k):  # D's gradients at the moment G steps must be those of the D step alone
+        seen.append([p.grad.clone() for p in trainer.D.parameters()])
+        return orig(*a, **k)
+
+    trainer.opt_G.step = spy
+    trainer.step(real)
+    d_grads = [p.grad for p in trainer.D.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], d_grads))
+    assert not any(p.requires_grad for p in trainer.D.parameters())
+
+
+def test_adam_settings(tiny_cfg):
+    trainer = train_mod.Trainer.create(tiny_cfg)
+    g = trainer.opt_G.param_groups[0]
+    assert g["lr"] == 2e-4 and g["betas"] == (0.5, 0.999)
+
+
+def test_bad_train_settings():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0).validate()
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig(preset="xl").validate()
+
+
+def test_wrong_image_size_for_preset(tmp_path, tiny_cfg):
+    from cgan_minimal import data
+
+    data.save_folder(data.faces_dataset(4, size=64), tmp_path / "d")
+    cfg = TrainConfig(**{**tiny_cfg.__dict__, "data": str(tmp_path / "d"), "train_size": 0})
+    with pytest.raises(ValueError, match="is 64×128, but the preset needs 32×64"):
+        train_mod.train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
