@@ -23,7 +23,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 benchmark: $(VENV)/.installed
-	$(PY) benchmarks/batched_completion.py
+	$(PY) benchmarks/speed.py
 
 clean:
 	rm -rf $(VENV) results *.egg-info

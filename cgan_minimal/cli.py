@@ -19,7 +19,7 @@ import torch
 
 from . import data, metrics
 from .figures import save_completions
-from .models import PRESETS
+from .models import PRESETS, preset
 from .project import ProjectConfig, complete
 from .train import TrainConfig, load_models, load_training_data, train
 from .utils import atomic_path, pick_device, set_seed
@@ -44,16 +44,19 @@ def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None) -
 def run_completion(
     checkpoint: str | Path, out: str | Path, n: int = 64, cfg: ProjectConfig = DEFAULT_PROJECT,
     data_path: str | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
+    preset_name: str | None = None, train_set: data.JointData | None = None,
 ) -> dict:
     """Complete ``n`` held-out sketches, write ``out/completions.png`` and ``out/metrics.json``.
 
     Returns the metrics: mean SSIM of the completed photos and of the two baselines.
+    ``preset_name`` makes sure the checkpoint is of that preset; ``train_set`` saves re-reading
+    the training data for the baselines.
     """
     cfg.validate()
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     dev = pick_device(device)
-    G, D, model_cfg, train_cfg = load_models(checkpoint, dev)
+    G, D, model_cfg, train_cfg = load_models(checkpoint, dev, expected=preset(preset_name) if preset_name else None)
     test = held_out_data(train_cfg, model_cfg.size, n, data_path)
     set_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -70,7 +73,7 @@ def run_completion(
     known_half, unknown_half = (0, 1) if cfg.known == "sketch" else (1, 0)
     truth = data.split(test.images)[unknown_half]
     scores = metrics.ssim(data.split(completed)[unknown_half], truth)
-    train_set = load_training_data(train_cfg, model_cfg.size)
+    train_set = train_set if train_set is not None else load_training_data(train_cfg, model_cfg.size)
     if cfg.known == "photo":  # baselines in the other direction: swap the halves
         test_b, train_b = data.join(*data.split(test.images)[::-1]), data.join(*data.split(train_set.images)[::-1])
     else:
@@ -112,6 +115,8 @@ def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate (default %(default)s)")
     p.add_argument("--ema-decay", type=float, default=defaults.ema_decay, help="EMA of G's weights, 0 = off (default %(default)s)")
+    p.add_argument("--instance-noise", type=float, default=defaults.instance_noise, help="D input noise std, annealed to 0 (default %(default)s)")
+    p.add_argument("--real-label", type=float, default=defaults.real_label, help="real target in D's loss (default %(default)s)")
     p.add_argument("--g-steps", type=int, default=defaults.g_steps, help="G steps per D step (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, mps (default %(default)s)")
@@ -163,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="test images: 'faces' or a folder (default: held out from the training data)")
     p.add_argument("--out", required=True, help="folder for completions.png and metrics.json")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default %(default)s)")
+    p.add_argument("--preset", choices=list(PRESETS), default=None, help="refuse a checkpoint of another preset")
     _add_complete_args(p, n=64)
 
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             train(cfg, args.out, resume=args.resume)
             print(f"trained {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s; checkpoint in {Path(args.out) / 'checkpoint.pt'}")
         elif args.command == "complete":
-            m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed, device=args.device)
+            m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed,
+                               device=args.device, preset_name=args.preset)
             print(summary(m))
             print(f"wrote {Path(args.out) / 'completions.png'} and {Path(args.out) / 'metrics.json'}")
         elif args.command == "demo":
@@ -192,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             cfg = _train_cfg(args, "faces")
             out = Path(args.out)
             t0 = time.perf_counter()
-            train(cfg, out / "run")
+            train_set = load_training_data(cfg, preset(cfg.preset).size)
+            train(cfg, out / "run", dataset=train_set)
             t_train = time.perf_counter() - t0
-            m = run_completion(out / "run", out, args.n, pcfg, None, args.complete_seed, device=args.device)
+            m = run_completion(out / "run", out, args.n, pcfg, None, args.complete_seed, device=args.device, train_set=train_set)
             print(f"trained {cfg.epochs} epochs on {cfg.train_size} faces in {t_train:.0f} s")
             print(summary(m))
             print(f"wrote {out / 'completions.png'} and {out / 'metrics.json'} (total {time.perf_counter() - t0:.0f} s)")

@@ -55,6 +55,8 @@ class TrainConfig:
     beta2: float = 0.999  # Adam β2 (Adam's default)
     g_steps: int = 1  # G updates per D update (authors' script: 2)
     ema_decay: float = 0.999  # EMA of G's weights used for completion; 0 turns it off
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed linearly to 0
+    real_label: float = 1.0  # target for real images in D's loss; 0.9 = one-sided label smoothing
     seed: int = 0  # seeds weights, shuffling, z and the embedded faces
     device: str = "auto"  # auto = cuda, then mps, then cpu
 
@@ -66,6 +68,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= {minimum}, got {getattr(self, name)}")
         if self.lr <= 0 or not 0 <= self.ema_decay < 1:
             raise ValueError(f"TrainConfig needs lr > 0 and 0 <= ema_decay < 1, got lr={self.lr}, ema_decay={self.ema_decay}")
+        if not 0 < self.real_label <= 1 or self.instance_noise < 0:
+            raise ValueError(f"TrainConfig needs 0 < real_label <= 1 and instance_noise >= 0, got {self.real_label}, {self.instance_noise}")
         if self.data == "faces" and self.train_size < 1:
             raise ValueError("TrainConfig.train_size must be >= 1 for the embedded faces")
         return self
@@ -77,7 +81,7 @@ class TrainConfig:
 
 
 # Settings that must agree between a checkpoint and a run that resumes it.
-RESUME_KEYS = ("preset", "data", "train_size", "batch_size", "seed", "g_steps", "ema_decay")
+RESUME_KEYS = ("preset", "data", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label")
 
 
 def load_training_data(cfg: TrainConfig, size: int) -> data_mod.JointData:
@@ -94,6 +98,15 @@ def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """The EMA decay at update ``step`` (0-based): min(decay, (1 + step) / (10 + step)).
+
+    The warm-up keeps the average from being dominated by the random initial weights early on,
+    which matters in runs of a few thousand steps.
+    """
+    return min(decay, (1 + step) / (10 + step))
 
 
 @torch.no_grad()
@@ -138,6 +151,8 @@ class Trainer:
     rng: torch.Generator  # shuffling and z; its state is saved, so a resumed run continues exactly
     device: torch.device
     epoch: int = 0  # epochs finished
+    steps: int = 0  # D/G updates done (drives the EMA warm-up and the noise schedule)
+    steps_per_epoch: int = 1
 
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Trainer":
@@ -159,12 +174,17 @@ class Trainer:
         zeros = torch.zeros(b, device=self.device)
         z = sample_z(b, self.model_cfg.nz, self.rng).to(self.device)
         fake = G(z)
+        noise = self.noise_std()
+
+        def seen_by_D(x):  # instance noise: real and fake overlap early on, so D cannot win outright
+            return x + noise * torch.randn(x.shape, generator=self.rng).to(x.device) if noise else x
 
         # (1) Update D: maximise log D(x) + log(1 − D(G(z)))
         D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
-        logit_real, logit_fake = D(real), D(fake.detach())
-        loss_D = F.binary_cross_entropy_with_logits(logit_real, ones) + F.binary_cross_entropy_with_logits(logit_fake, zeros)
+        logit_real, logit_fake = D(seen_by_D(real)), D(seen_by_D(fake.detach()))
+        loss_D = (F.binary_cross_entropy_with_logits(logit_real, ones * self.cfg.real_label)
+                  + F.binary_cross_entropy_with_logits(logit_fake, zeros))
         loss_D.backward()
         self.opt_D.step()
 
@@ -174,18 +194,26 @@ class Trainer:
             if k:  # extra G steps draw fresh z
                 fake = G(sample_z(b, self.model_cfg.nz, self.rng).to(self.device))
             self.opt_G.zero_grad(set_to_none=True)
-            logit_gen = D(fake)
+            logit_gen = D(seen_by_D(fake))
             loss_G = F.binary_cross_entropy_with_logits(logit_gen, ones)
             loss_G.backward()
             self.opt_G.step()
         if self.cfg.ema_decay:
-            update_ema(self.G_ema, G, self.cfg.ema_decay)
+            update_ema(self.G_ema, G, ema_decay_at(self.steps, self.cfg.ema_decay))
+        self.steps += 1
         return {
             "loss_D": loss_D.detach(),
             "loss_G": loss_G.detach(),
             "D_x": torch.sigmoid(logit_real.detach()).mean(),
             "D_G_z": torch.sigmoid(logit_fake.detach()).mean(),
         }
+
+    def noise_std(self) -> float:
+        """Instance-noise std at the current step: linear from ``instance_noise`` to 0 over the run."""
+        if not self.cfg.instance_noise:
+            return 0.0
+        total = self.cfg.epochs * self.steps_per_epoch
+        return self.cfg.instance_noise * max(0.0, 1.0 - self.steps / max(1, total))
 
     def epoch_batches(self, n: int) -> list[torch.Tensor]:
         """Shuffled index batches for one epoch; a last partial batch is dropped (BN needs > 1)."""
@@ -199,6 +227,7 @@ class Trainer:
         self.D.train()
         rows, pending = [], []
         batches = self.epoch_batches(len(images))
+        self.steps_per_epoch = len(batches)
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", disable=not progress, leave=False)
         for i, idx in enumerate(bar):
             real = images[idx].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
@@ -223,6 +252,7 @@ class Trainer:
         return {
             "config": {"model": self.model_cfg.to_dict(), "train": asdict(self.cfg)},
             "epoch": self.epoch,
+            "steps": self.steps,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -256,6 +286,7 @@ class Trainer:
         trainer.rng.set_state(ckpt["rng"]["train"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         trainer.epoch = int(ckpt["epoch"])
+        trainer.steps = int(ckpt.get("steps", 0))
         return trainer
 
 

@@ -45,6 +45,12 @@ def test_complete_bad_arguments(tiny_run, tmp_path, capsys, args, message):
     assert not out.exists()  # nothing half-written
 
 
+def test_complete_refuses_another_preset(tiny_run, tmp_path, capsys):
+    assert main(["complete", "--checkpoint", str(tiny_run), "--preset", "cpu", "--out", str(tmp_path / "o")]) == 2
+    assert "does not match the preset (ngf: checkpoint 16 vs preset 32" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_complete_truncated_checkpoint(tiny_run, tmp_path, capsys):
     blob = (tiny_run / "checkpoint.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(blob[:1000])
