@@ -127,3 +127,18 @@ def test_wrong_image_size_for_preset(tmp_path, tiny_cfg):
     with pytest.raises(ValueError, match="is 64×128, but the preset needs 32×64"):
         train_mod.train(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_instance_noise_anneals_to_zero_and_label_smoothing_runs(tiny_cfg, tmp_path):
+    cfg = TrainConfig(**{**tiny_cfg.__dict__, "epochs": 2, "instance_noise": 0.1, "real_label": 0.9})
+    trainer = train_mod.train(cfg, tmp_path / "noisy", progress=False)
+    assert trainer.steps == 2 * trainer.steps_per_epoch
+    assert trainer.noise_std() == 0.0
+    trainer.steps = trainer.steps_per_epoch  # half-way through the run
+    assert trainer.noise_std() == pytest.approx(0.05)
+    assert _losses(tmp_path / "noisy") != []
+
+
+def test_ema_warm_up():
+    assert train_mod.ema_decay_at(0, 0.999) == pytest.approx(0.1)
+    assert train_mod.ema_decay_at(10**6, 0.999) == 0.999
