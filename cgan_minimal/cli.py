@@ -83,6 +83,7 @@ def run_completion(
         **metrics.baselines(test_b, train_b),
         "n": len(test),
         "seconds": round(seconds, 2),
+        "evaluated_half": "photo" if cfg.known == "sketch" else "sketch",
         "contextual_loss_start": float(history[0].mean()),
         "contextual_loss_end": float(history[1].mean()),
         "ssim_per_sketch": [round(float(s), 4) for s in scores],

@@ -5,7 +5,6 @@ import torch
 
 from cgan_minimal import data, project
 from cgan_minimal.models import sample_z
-from cgan_minimal.project import ProjectConfig
 
 
 @pytest.fixture(scope="module")
