@@ -141,7 +141,6 @@ def _project_cfg(a: argparse.Namespace) -> ProjectConfig:
     return ProjectConfig(
         lam=a.lam, iters=a.iters, init_candidates=a.init_candidates, lr=a.z_lr, optimizer=a.optimizer,
         contextual=a.contextual, perceptual=a.perceptual, known=a.known,
-        momentum=DEFAULT_PROJECT.momentum, nesterov=DEFAULT_PROJECT.nesterov, eps=DEFAULT_PROJECT.eps,
     ).validate()
 
 

@@ -119,9 +119,6 @@ class JointData:
         """Side ``s`` of one half."""
         return self.images.shape[1]
 
-    def subset(self, index) -> "JointData":
-        return JointData(self.images[index], {k: v[index] for k, v in self.labels.items()}, self.source)
-
 
 def sketch_of(photo: np.ndarray, cfg: XDoGConfig | None = None) -> np.ndarray:
     """The XDoG sketch of a uint8 RGB photo, as a uint8 RGB image (three equal channels)."""

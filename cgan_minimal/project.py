@@ -233,7 +233,7 @@ def complete(
             G_z, l_c, l_p = _losses(G, D, z, y, M, cfg)
         hist_c.append(l_c)
         hist_p.append(l_p)
-        if not torch.isfinite(torch.stack(hist_c[-1:])).all() or not torch.isfinite(z).all():
+        if not torch.isfinite(l_c).all() or not torch.isfinite(z).all():
             raise FloatingPointError("complete: the loss or z became NaN/inf; lower lr or check the model")
     finally:
         for p, flag in zip((*G.parameters(), *D.parameters()), flags):

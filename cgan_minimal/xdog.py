@@ -90,9 +90,3 @@ def xdog(image: np.ndarray, cfg: XDoGConfig | None = None, **overrides: float) -
         raise ValueError(f"xdog: sigma, k and phi must be > 0, got {cfg}")
     return soft_threshold(difference_of_gaussians(to_gray(image), cfg), cfg)
 
-
-def xdog_batch(images: np.ndarray, cfg: XDoGConfig | None = None, **overrides: float) -> np.ndarray:
-    """XDoG of a batch (N, H, W, 3) or (N, H, W): float32 (N, H, W)."""
-    return np.stack([xdog(im, cfg, **overrides) for im in images]) if len(images) else np.zeros(
-        (0,) + np.asarray(images).shape[1:3], np.float32
-    )
