@@ -28,11 +28,16 @@ DEFAULT_TRAIN = TrainConfig()
 DEFAULT_PROJECT = ProjectConfig()
 
 
-def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None) -> data.JointData:
-    """Sketches to complete: embedded faces never used for training, or the first n of a folder."""
+def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None, style: str | None = None) -> data.JointData:
+    """Sketches to complete: embedded faces never used for training, or the first n of a folder.
+
+    ``style`` sketches the held-out faces in another style than the model was trained on.
+    """
     source = path or train_cfg.data
     if source == "faces":
-        return data.faces_dataset(n, size=size, seed=train_cfg.seed, start=data.HELD_OUT_START)
+        return data.faces_dataset(n, size=size, seed=train_cfg.seed, start=data.HELD_OUT_START, style=style or train_cfg.style)
+    if style:
+        raise ValueError("--style applies to the embedded faces; a folder holds its own sketches")
     if path is None:  # trained on a folder: its sibling test/ folder, if there is one
         sibling = Path(train_cfg.data).parent / "test"
         if not sibling.is_dir():
@@ -44,20 +49,21 @@ def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None) -
 def run_completion(
     checkpoint: str | Path, out: str | Path, n: int = 64, cfg: ProjectConfig = DEFAULT_PROJECT,
     data_path: str | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
-    preset_name: str | None = None, train_set: data.JointData | None = None,
+    preset_name: str | None = None, train_set: data.JointData | None = None, style: str | None = None,
 ) -> dict:
     """Complete ``n`` held-out sketches, write ``out/completions.png`` and ``out/metrics.json``.
 
     Returns the metrics: mean SSIM of the completed photos and of the two baselines.
     ``preset_name`` makes sure the checkpoint is of that preset; ``train_set`` saves re-reading
-    the training data for the baselines.
+    the training data for the baselines; ``style`` draws the held-out faces' sketches in another
+    style than the model was trained on.
     """
     cfg.validate()
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     dev = pick_device(device)
     G, D, model_cfg, train_cfg = load_models(checkpoint, dev, expected=preset(preset_name) if preset_name else None)
-    test = held_out_data(train_cfg, model_cfg.size, n, data_path)
+    test = held_out_data(train_cfg, model_cfg.size, n, data_path, style)
     set_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
@@ -121,6 +127,7 @@ def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--g-steps", type=int, default=defaults.g_steps, help="G steps per D step (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, mps (default %(default)s)")
+    p.add_argument("--style", default=defaults.style, help="sketch style of the embedded faces: xdog, photocopy, fdog or a mix such as xdog,fdog (default %(default)s)")
 
 
 def _add_complete_args(p: argparse.ArgumentParser, n: int) -> None:
@@ -161,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="faces", help="'faces' (embedded) or a folder of joint PNGs (default %(default)s)")
     p.add_argument("--out", required=True, help="run folder (checkpoint, samples, losses)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init-from", default="", help="start from a trained checkpoint (fine-tuning, e.g. on another style with --lr 1e-5)")
     _add_train_args(p, DEFAULT_TRAIN)
 
     p = sub.add_parser("complete", help="complete held-out sketches with a trained model")
@@ -169,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for completions.png and metrics.json")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default %(default)s)")
     p.add_argument("--preset", choices=list(PRESETS), default=None, help="refuse a checkpoint of another preset")
+    p.add_argument("--style", default=None, help="sketch style of the held-out faces (default: the model's own)")
     _add_complete_args(p, n=64)
 
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
@@ -189,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trained {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s; checkpoint in {Path(args.out) / 'checkpoint.pt'}")
         elif args.command == "complete":
             m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed,
-                               device=args.device, preset_name=args.preset)
+                               device=args.device, preset_name=args.preset, style=args.style)
             print(summary(m))
             print(f"wrote {Path(args.out) / 'completions.png'} and {Path(args.out) / 'metrics.json'}")
         elif args.command == "demo":

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from . import faces
-from .xdog import XDoGConfig, xdog
+from .xdog import STYLES, sketch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 METADATA_FILES = ("manifest.json", "labels.csv")  # allowed beside the images in a dataset folder
@@ -120,37 +120,51 @@ class JointData:
         return self.images.shape[1]
 
 
-def sketch_of(photo: np.ndarray, cfg: XDoGConfig | None = None) -> np.ndarray:
-    """The XDoG sketch of a uint8 RGB photo, as a uint8 RGB image (three equal channels)."""
-    s = np.round(xdog(photo, cfg) * 255).astype(np.uint8)
+def sketch_of(photo: np.ndarray, style: str = "xdog") -> np.ndarray:
+    """The sketch of a uint8 RGB photo in ``style`` (see :func:`cgan_minimal.xdog.sketch`), as uint8 RGB."""
+    s = np.round(sketch(photo, style) * 255).astype(np.uint8)
     return np.repeat(s[:, :, None], 3, axis=2)
 
 
-def make_joint(photo: np.ndarray, size: int, cfg: XDoGConfig | None = None) -> np.ndarray:
-    """uint8 joint image [XDoG(photo) | photo], resized to ``size × 2·size`` with area averaging."""
-    joint = join(sketch_of(photo, cfg), photo)
+def make_joint(photo: np.ndarray, size: int, style: str = "xdog") -> np.ndarray:
+    """uint8 joint image [sketch(photo) | photo], resized to ``size × 2·size`` with area averaging.
+
+    ``photo`` is a square uint8 RGB image at the resolution the sketch parameters are tuned for
+    (64 px); the sketch is drawn there and the joint image is then resized.
+    """
+    joint = join(sketch_of(photo, style), photo)
     if joint.shape[0] != size:
         joint = cv2.resize(joint, (2 * size, size), interpolation=cv2.INTER_AREA)
     return joint
 
 
-def faces_dataset(
-    n: int, size: int = 64, seed: int = 0, start: int = 0, xdog_cfg: XDoGConfig | None = None
-) -> JointData:
-    """The embedded dataset: ``n`` procedurally generated faces with their XDoG sketches.
+def parse_styles(style: str) -> list[str]:
+    """``"xdog"`` or a comma-separated mix such as ``"xdog,photocopy,fdog"``, checked."""
+    styles = [s.strip() for s in style.split(",") if s.strip()]
+    unknown = [s for s in styles if s not in STYLES]
+    if not styles or unknown:
+        raise ValueError(f"unknown sketch style {style!r}; choose from {', '.join(STYLES)} (or a comma-separated mix)")
+    return styles
+
+
+def faces_dataset(n: int, size: int = 64, seed: int = 0, start: int = 0, style: str = "xdog") -> JointData:
+    """The embedded dataset: ``n`` procedurally generated faces with their sketches.
 
     Faces are rendered at 64 px (see :mod:`cgan_minimal.faces`), sketched at 64 px and resized
     to ``size``. Face ``i`` depends only on ``(seed, start + i)``; training uses indices from 0,
     held-out sets start at :data:`HELD_OUT_START`. Labels (glasses, beard, …) come along.
-    Explained in "The joint representation".
+    ``style`` is a sketch style or a comma-separated mix; in a mix face ``i`` gets style
+    ``i mod len(mix)``. Explained in "The joint representation".
     """
     if n < 0:
         raise ValueError(f"faces_dataset: n must be >= 0, got {n}")
+    styles = parse_styles(style)
     photos, labels = faces.render_faces(n, seed=seed, start=start)
     images = np.empty((n, size, 2 * size, 3), np.uint8)
     for i, photo in enumerate(photos):
-        images[i] = make_joint(photo, size, xdog_cfg)
-    return JointData(images, labels, source=f"faces(seed={seed}, start={start})")
+        images[i] = make_joint(photo, size, styles[(start + i) % len(styles)])
+    suffix = "" if style == "xdog" else f", style={style}"
+    return JointData(images, labels, source=f"faces(seed={seed}, start={start}{suffix})")
 
 
 def _image_files(folder: Path) -> list[Path]:

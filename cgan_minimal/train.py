@@ -47,6 +47,7 @@ class TrainConfig:
 
     preset: str = "cpu"  # model preset: paper (64×128, width 64), cpu (32×64, width 32), tiny (width 16)
     data: str = "faces"  # "faces" (embedded, rendered on the fly) or a folder of joint PNGs
+    style: str = "xdog"  # sketch style of the embedded faces: xdog, photocopy, fdog or a mix "xdog,fdog"
     train_size: int = 10000  # number of training images (faces rendered; folder: first N, 0 = all)
     epochs: int = 20  # passes over the data (paper: 200; authors' script: 50)
     batch_size: int = 64  # paper: 64
@@ -59,6 +60,7 @@ class TrainConfig:
     real_label: float = 1.0  # target for real images in D's loss; 0.9 = one-sided label smoothing
     seed: int = 0  # seeds weights, shuffling, z and the embedded faces
     device: str = "auto"  # auto = cuda, then mps, then cpu
+    init_from: str = ""  # start from this checkpoint's G, D and EMA (fine-tuning; paper: then lr 1e-5)
 
     def validate(self) -> "TrainConfig":
         preset(self.preset)
@@ -72,6 +74,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig needs 0 < real_label <= 1 and instance_noise >= 0, got {self.real_label}, {self.instance_noise}")
         if self.data == "faces" and self.train_size < 1:
             raise ValueError("TrainConfig.train_size must be >= 1 for the embedded faces")
+        data_mod.parse_styles(self.style)
+        if self.data != "faces" and self.style != "xdog":
+            raise ValueError(f"TrainConfig.style applies to the embedded faces; the folder {self.data} holds its own sketches")
         return self
 
     @classmethod
@@ -81,13 +86,15 @@ class TrainConfig:
 
 
 # Settings that must agree between a checkpoint and a run that resumes it.
-RESUME_KEYS = ("preset", "data", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label")
+RESUME_KEYS = (
+    "preset", "data", "style", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label", "init_from",
+)
 
 
 def load_training_data(cfg: TrainConfig, size: int) -> data_mod.JointData:
     """The training set of ``cfg``: embedded faces or a folder, at ``size × 2·size``."""
     if cfg.data == "faces":
-        return data_mod.faces_dataset(cfg.train_size, size=size, seed=cfg.seed)
+        return data_mod.faces_dataset(cfg.train_size, size=size, seed=cfg.seed, style=cfg.style)
     return data_mod.load_folder(cfg.data, size=size, limit=cfg.train_size or None)
 
 
@@ -151,7 +158,8 @@ class Trainer:
     rng: torch.Generator  # shuffling and z; its state is saved, so a resumed run continues exactly
     device: torch.device
     epoch: int = 0  # epochs finished
-    steps: int = 0  # D/G updates done (drives the EMA warm-up and the noise schedule)
+    steps: int = 0  # D/G updates done in this run (drives the noise schedule)
+    ema_steps: int = 0  # updates the EMA has averaged (drives its warm-up; carried over by init_from)
     steps_per_epoch: int = 1
 
     @classmethod
@@ -199,8 +207,9 @@ class Trainer:
             loss_G.backward()
             self.opt_G.step()
         if self.cfg.ema_decay:
-            update_ema(self.G_ema, G, ema_decay_at(self.steps, self.cfg.ema_decay))
+            update_ema(self.G_ema, G, ema_decay_at(self.ema_steps, self.cfg.ema_decay))
         self.steps += 1
+        self.ema_steps += 1
         return {
             "loss_D": loss_D.detach(),
             "loss_G": loss_G.detach(),
@@ -253,6 +262,7 @@ class Trainer:
             "config": {"model": self.model_cfg.to_dict(), "train": asdict(self.cfg)},
             "epoch": self.epoch,
             "steps": self.steps,
+            "ema_steps": self.ema_steps,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -287,6 +297,24 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"]["torch"])
         trainer.epoch = int(ckpt["epoch"])
         trainer.steps = int(ckpt.get("steps", 0))
+        trainer.ema_steps = int(ckpt.get("ema_steps", trainer.steps))
+        return trainer
+
+    @classmethod
+    def init_from(cls, path: str | Path, cfg: TrainConfig) -> "Trainer":
+        """A new run (fresh optimisers, epoch 0) that starts from the weights of a trained model.
+
+        The paper trains on XDoG sketches first and then fine-tunes on other styles with lr 1e-5.
+        The EMA of G carries on at its full decay instead of warming up again.
+        Explained in "Sketches with XDoG".
+        """
+        ckpt = read_checkpoint(path)
+        trainer = cls.create(cfg)
+        check_model_config(ckpt, trainer.model_cfg, path)
+        trainer.G.load_state_dict(ckpt["G"])
+        trainer.D.load_state_dict(ckpt["D"])
+        trainer.G_ema.load_state_dict(ckpt["G_ema"])
+        trainer.ema_steps = int(ckpt.get("ema_steps", ckpt.get("steps", 0)))
         return trainer
 
 
@@ -370,7 +398,7 @@ def train(
     else:
         if resume:
             print(f"no checkpoint in {out}; starting a new run")
-        trainer = Trainer.create(cfg)
+        trainer = Trainer.init_from(cfg.init_from, cfg) if cfg.init_from else Trainer.create(cfg)
     trainer.cfg = cfg  # epochs may be raised on resume
     size = trainer.model_cfg.size
     dataset = dataset if dataset is not None else load_training_data(cfg, size)

@@ -66,6 +66,20 @@ def test_train_bad_inputs(tmp_path, tiny_run, capsys):
     assert "preset: checkpoint 'tiny' vs asked 'cpu'" in capsys.readouterr().err
 
 
+def test_fine_tune_on_another_style_then_complete_that_style(tiny_run, tmp_path, capsys):
+    tuned = tmp_path / "photocopy"
+    assert main(["train", "--preset", "tiny", "--train-size", "64", "--batch-size", "32", "--epochs", "1",
+                 "--style", "photocopy", "--init-from", str(tiny_run), "--lr", "1e-5", "--out", str(tuned)]) == 0
+    config = json.loads((tuned / "config.json").read_text())["train"]
+    assert config["style"] == "photocopy" and config["lr"] == 1e-5 and config["init_from"] == str(tiny_run)
+    out = tmp_path / "c"
+    assert main(["complete", "--checkpoint", str(tiny_run), "--style", "photocopy", "--n", "3", "--iters", "3", "--out", str(out)]) == 0
+    assert "style=photocopy" in json.loads((out / "metrics.json").read_text())["data"]
+    capsys.readouterr()
+    assert main(["train", "--preset", "tiny", "--init-from", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x")]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
 def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "cgan_minimal", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "complete" in r.stdout and "demo" in r.stdout

@@ -100,3 +100,14 @@ def test_folder_errors_name_the_problem(tmp_path):
     cv2.imwrite(str(tmp_path / "train" / "square.png"), np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(ValueError, match="square.png is 32×32"):
         data.load_folder(tmp_path / "train")
+
+
+def test_faces_dataset_styles_and_mixes():
+    x, p, mix = (data.faces_dataset(3, size=32, style=s) for s in ("xdog", "photocopy", "xdog,photocopy"))
+    np.testing.assert_array_equal(data.split(x.images)[1], data.split(p.images)[1])  # same photos
+    assert not np.array_equal(data.split(x.images)[0], data.split(p.images)[0])  # other sketches
+    np.testing.assert_array_equal(mix.images[[0, 2]], x.images[[0, 2]])  # face i gets style i mod 2
+    np.testing.assert_array_equal(mix.images[1], p.images[1])
+    assert "photocopy" in p.source
+    with pytest.raises(ValueError, match="pencil"):
+        data.faces_dataset(1, style="pencil")

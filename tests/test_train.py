@@ -142,3 +142,35 @@ def test_instance_noise_anneals_to_zero_and_label_smoothing_runs(tiny_cfg, tmp_p
 def test_ema_warm_up():
     assert train_mod.ema_decay_at(0, 0.999) == pytest.approx(0.1)
     assert train_mod.ema_decay_at(10**6, 0.999) == 0.999
+
+
+# ---------------------------------------------------------------- fine-tuning on another style
+def test_init_from_starts_from_the_trained_weights(tmp_path, tiny_cfg, tiny_run):
+    cfg = TrainConfig(**{**tiny_cfg.__dict__, "init_from": str(tiny_run), "lr": 1e-5, "style": "photocopy"})
+    start = train_mod.Trainer.init_from(tiny_run, cfg)
+    ckpt = train_mod.read_checkpoint(tiny_run)
+    for name in ("G", "D", "G_ema"):
+        for k, v in getattr(start, name).state_dict().items():
+            torch.testing.assert_close(v, ckpt[name][k])
+    assert start.epoch == 0 and start.opt_G.param_groups[0]["lr"] == 1e-5
+    assert start.ema_steps == ckpt["ema_steps"] > 0  # the EMA goes on at full decay
+    tuned = train_mod.train(cfg, tmp_path / "tuned", progress=False)
+    assert tuned.epoch == 1
+    moved = sum((a - ckpt["G"][k]).abs().sum() for k, a in tuned.G.state_dict().items() if a.is_floating_point())
+    assert moved > 0
+    saved = train_mod.read_checkpoint(tmp_path / "tuned")["config"]["train"]
+    assert saved["init_from"] == str(tiny_run) and saved["style"] == "photocopy"
+
+
+def test_init_from_refuses_another_preset(tiny_run, tiny_cfg):
+    cfg = TrainConfig(**{**tiny_cfg.__dict__, "preset": "cpu", "init_from": str(tiny_run)})
+    with pytest.raises(ValueError, match="ngf"):
+        train_mod.Trainer.init_from(tiny_run, cfg)
+
+
+def test_style_settings_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="pencil"):
+        TrainConfig(style="pencil").validate()
+    with pytest.raises(ValueError, match="holds its own sketches"):
+        TrainConfig(data=str(tmp_path), style="fdog").validate()
+    TrainConfig(style="xdog,photocopy,fdog").validate()

@@ -56,3 +56,58 @@ def test_bad_images_are_refused(bad):
 def test_bad_parameters_are_refused(photo):
     with pytest.raises(ValueError, match="sigma"):
         xdog.xdog(photo, sigma=0)
+
+
+# ---------------------------------------------------------------- the other styles
+@pytest.mark.parametrize("style", xdog.STYLES)
+def test_every_style_same_call_shape_range_and_determinism(photo, style):
+    for image in (photo, photo.astype(np.float32) / 255, xdog.to_gray(photo)):
+        s = xdog.sketch(image, style)
+        assert s.dtype == np.float32 and s.shape == photo.shape[:2]
+        assert 0.0 <= s.min() and s.max() <= 1.0
+    np.testing.assert_array_equal(xdog.sketch(photo, style), xdog.sketch(photo, style))
+    assert 0.03 < (xdog.sketch(photo, style) < 0.5).mean() < 0.35  # lines, mostly paper
+    assert (xdog.sketch(np.full((32, 32, 3), 128, np.uint8), style) > 0.99).all()  # flat → blank paper
+
+
+def test_styles_differ_and_unknown_style_is_named(photo):
+    a, b, c = (xdog.sketch(photo, s) for s in xdog.STYLES)
+    assert np.abs(a - b).mean() > 0.02 and np.abs(a - c).mean() > 0.02
+    with pytest.raises(ValueError, match="pencil"):
+        xdog.sketch(photo, "pencil")
+
+
+def test_photocopy_darkness_controls_ink(photo):
+    more = (xdog.photocopy(photo, darkness=0.01) < 0.5).mean()
+    less = (xdog.photocopy(photo, darkness=0.08) < 0.5).mean()
+    assert less < more
+
+
+def _noisy_circles(noise: float) -> np.ndarray:
+    import cv2
+
+    img = np.full((64, 64), 0.85, np.float32)
+    for r in (10, 18, 26):
+        cv2.circle(img, (32, 32), r, 0.2, 1, lineType=cv2.LINE_AA)
+    rng = np.random.default_rng(0)
+    return np.clip(img + rng.normal(0, noise, img.shape).astype(np.float32), 0, 1)
+
+
+def _strokes(sketch: np.ndarray) -> int:
+    import cv2
+
+    return cv2.connectedComponents((sketch < 0.5).astype(np.uint8), connectivity=8)[0] - 1
+
+
+def test_fdog_keeps_long_coherent_strokes():
+    clean, noisy = _noisy_circles(0.0), _noisy_circles(0.08)
+    assert _strokes(xdog.fdog(clean)) == 3  # the three circles, each one stroke
+    # On noise, plain DoG breaks into many specks; smoothing along the flow keeps three strokes.
+    assert _strokes(xdog.fdog(noisy)) <= 5 < 20 <= _strokes(xdog.xdog(noisy))
+
+
+def test_edge_tangent_flow_follows_a_circle():
+    t = xdog.edge_tangent_flow(_noisy_circles(0.0), xdog.FDoGConfig())
+    y, x = 32 - 18, 32  # the top of the middle circle: its tangent is horizontal
+    assert abs(t[y, x, 0]) > 0.95 and abs(t[y, x, 1]) < 0.3
+    np.testing.assert_allclose(np.linalg.norm(t[y, x]), 1, atol=1e-5)
