@@ -3,6 +3,7 @@
     train     train G and D on joint images (the embedded faces or a folder of joint PNGs)
     complete  complete held-out sketches with a trained model; write completions.png, metrics.json
     demo      train the cpu preset on the embedded faces, then complete; the README's main job
+    export    write the small model file (config, D, EMA generator; float16) that completion needs
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from . import data, metrics
 from .figures import save_completions
 from .models import PRESETS, preset
 from .project import ProjectConfig, complete
-from .train import TrainConfig, load_models, load_training_data, train
+from .train import TrainConfig, export, load_models, load_training_data, train
 from .utils import atomic_path, pick_device, set_seed
 
 DEFAULT_TRAIN = TrainConfig()
@@ -180,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default=None, help="sketch style of the held-out faces (default: the model's own)")
     _add_complete_args(p, n=64)
 
+    p = sub.add_parser("export", help="write the small model file that completion needs (float16)")
+    p.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint file")
+    p.add_argument("--out", required=True, help="the model file to write, e.g. faces_xdog.pt")
+    p.add_argument("--full-precision", action="store_true", help="keep float32 weights")
+
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
     p.add_argument("--out", required=True, help="output folder (the run goes to OUT/run)")
     _add_train_args(p, TrainConfig(preset=DEMO["preset"], epochs=DEMO["epochs"], train_size=DEMO["train_size"]))
@@ -201,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                                device=args.device, preset_name=args.preset, style=args.style)
             print(summary(m))
             print(f"wrote {Path(args.out) / 'completions.png'} and {Path(args.out) / 'metrics.json'}")
+        elif args.command == "export":
+            path = export(args.checkpoint, args.out, half=not args.full_precision)
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
         elif args.command == "demo":
             pcfg = _project_cfg(args)
             if args.n < 1:

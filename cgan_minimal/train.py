@@ -38,6 +38,7 @@ from .models import Discriminator, Generator, ModelConfig, preset, sample_z
 from .utils import atomic_path, pick_device, set_seed
 
 CHECKPOINT = "checkpoint.pt"
+PRETRAINED = Path(__file__).parent / "pretrained"  # models shipped with the package (see export)
 LOSS_FIELDS = ("epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z")
 
 
@@ -281,6 +282,8 @@ class Trainer:
     def load(cls, path: str | Path, cfg: TrainConfig) -> "Trainer":
         """Resume from ``path``; refuse a checkpoint whose settings differ from ``cfg``."""
         ckpt = read_checkpoint(path)
+        if "opt_G" not in ckpt:
+            raise ValueError(f"{path} is an exported model (no optimiser state): use it to complete or with init_from, not to resume")
         saved = TrainConfig.from_dict(ckpt["config"]["train"])
         diff = {k: (getattr(saved, k), getattr(cfg, k)) for k in RESUME_KEYS if getattr(saved, k) != getattr(cfg, k)}
         if diff:
@@ -311,9 +314,9 @@ class Trainer:
         ckpt = read_checkpoint(path)
         trainer = cls.create(cfg)
         check_model_config(ckpt, trainer.model_cfg, path)
-        trainer.G.load_state_dict(ckpt["G"])
+        trainer.G.load_state_dict(ckpt.get("G", ckpt.get("G_ema")))  # an exported model has one G
         trainer.D.load_state_dict(ckpt["D"])
-        trainer.G_ema.load_state_dict(ckpt["G_ema"])
+        trainer.G_ema.load_state_dict(ckpt.get("G_ema", ckpt.get("G")))
         trainer.ema_steps = int(ckpt.get("ema_steps", ckpt.get("steps", 0)))
         return trainer
 
@@ -329,7 +332,9 @@ def read_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, wrong format, pickled code…
         raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {type(e).__name__}: {e}") from None
-    missing = [k for k in ("config", "epoch", "G", "D", "G_ema") if not isinstance(ckpt, dict) or k not in ckpt]
+    missing = [k for k in ("config", "epoch", "D") if not isinstance(ckpt, dict) or k not in ckpt]
+    if not missing and "G" not in ckpt and "G_ema" not in ckpt:
+        missing = ["G"]
     if missing:
         raise ValueError(f"{path} is not a cgan_minimal checkpoint: missing {', '.join(missing)}")
     return ckpt
@@ -356,12 +361,43 @@ def load_models(path: str | Path, device="cpu", expected: ModelConfig | None = N
     train_cfg = TrainConfig.from_dict(ckpt["config"]["train"])
     G, D = Generator(model_cfg), Discriminator(model_cfg)
     try:
-        G.load_state_dict(ckpt["G_ema"] if train_cfg.ema_decay else ckpt["G"])
+        G.load_state_dict(ckpt["G_ema"] if train_cfg.ema_decay and "G_ema" in ckpt else ckpt["G"])
         D.load_state_dict(ckpt["D"])
     except RuntimeError as e:
         raise ValueError(f"checkpoint {path}: weights do not fit its own config: {e}") from None
     G, D = G.to(device).eval(), D.to(device).eval()
     return G.requires_grad_(False), D.requires_grad_(False), model_cfg, train_cfg
+
+
+def export(path: str | Path, out: str | Path, half: bool = True) -> Path:
+    """Write the small model file that completion needs: config, D and the completion generator.
+
+    The generator is the EMA one (its BN statistics already re-estimated) when the run kept an
+    EMA. ``half`` stores the weights as float16 (about 4.7 MB at the cpu preset instead of 34 MB
+    for a full checkpoint); they are loaded back as float32. The file works with
+    :func:`load_models` and ``init_from``, not with ``resume``. Explained in "Training the GAN".
+    """
+    ckpt = read_checkpoint(path)
+
+    def small(state: dict) -> dict:
+        return {k: v.half() if half and v.is_floating_point() else v for k, v in state.items()}
+
+    g_key = "G_ema" if TrainConfig.from_dict(ckpt["config"]["train"]).ema_decay and "G_ema" in ckpt else "G"
+    slim = {k: ckpt[k] for k in ("config", "epoch") if k in ckpt}
+    slim.update({"steps": ckpt.get("steps", 0), "ema_steps": ckpt.get("ema_steps", ckpt.get("steps", 0))})
+    slim.update({g_key: small(ckpt[g_key]), "D": small(ckpt["D"])})
+    with atomic_path(out) as tmp:
+        torch.save(slim, tmp)
+    return Path(out)
+
+
+def pretrained(name: str = "faces_xdog") -> Path:
+    """The path of a model shipped in ``cgan_minimal/pretrained/`` (see its README for how each was made)."""
+    path = PRETRAINED / f"{name}.pt"
+    if not path.is_file():
+        have = ", ".join(sorted(p.stem for p in PRETRAINED.glob("*.pt"))) or "none"
+        raise FileNotFoundError(f"no shipped model {name!r} (shipped: {have})")
+    return path
 
 
 def _write_losses(path: Path, rows: list[dict]) -> None:

@@ -174,3 +174,23 @@ def test_style_settings_are_checked(tmp_path):
     with pytest.raises(ValueError, match="holds its own sketches"):
         TrainConfig(data=str(tmp_path), style="fdog").validate()
     TrainConfig(style="xdog,photocopy,fdog").validate()
+
+
+def test_export_is_small_and_completes_like_the_run(tmp_path, tiny_run, tiny_cfg):
+    path = train_mod.export(tiny_run, tmp_path / "model.pt")
+    assert path.stat().st_size < 0.3 * (tiny_run / "checkpoint.pt").stat().st_size
+    G, D, _, _ = train_mod.load_models(tiny_run)
+    G2, D2, _, _ = train_mod.load_models(path)
+    assert next(G2.parameters()).dtype == torch.float32
+    z = torch.rand(4, G.cfg.nz) * 2 - 1
+    torch.testing.assert_close(G2(z), G(z), atol=2e-2, rtol=0)  # float16 storage
+    torch.testing.assert_close(D2(G(z)), D(G(z)), atol=5e-2, rtol=0)
+    with pytest.raises(ValueError, match="exported model"):
+        train_mod.Trainer.load(path, tiny_cfg)
+    tuned = train_mod.Trainer.init_from(path, TrainConfig(**{**tiny_cfg.__dict__, "init_from": str(path)}))
+    torch.testing.assert_close(tuned.G(z), tuned.G_ema.train()(z))  # G starts as the exported generator
+
+
+def test_pretrained_names_what_is_shipped():
+    with pytest.raises(FileNotFoundError, match="no shipped model 'nope'"):
+        train_mod.pretrained("nope")
