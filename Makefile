@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, train the cpu preset on the embedded faces, complete 64 sketches
-#   make test   set up .venv, run every test
+#   make test   set up .venv, run every test (library, chapters, book build)
 # TORCH names the torch requirement installed together with the project. The default is the
 # CPU build this project is tested with; on a GPU machine use e.g. `make demo TORCH=torch`.
 PYTHON ?= python3
@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 OUT    ?= results/demo
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test benchmark clean
+.PHONY: demo test benchmark pretrained clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,26 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m cgan_minimal demo --out $(OUT)
 
+# Every test: the library's, then each chapter executed by nbval, then the book built offline.
 test: $(VENV)/.installed
 	$(PY) -m pytest
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book
+	$(VENV)/bin/jupyter-book build book -W -n --keep-going
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/speed.py
 
+# The models shipped in cgan_minimal/pretrained/ (about an hour on 2 CPU cores; see its README.md).
+MODELS := cgan_minimal/pretrained
+FINE_TUNE_EPOCHS ?= 10
+pretrained: $(VENV)/.installed
+	$(PY) -m cgan_minimal train --preset cpu --train-size 10000 --epochs 40 --seed 0 --g-steps 2 --out runs/faces_xdog
+	$(PY) -m cgan_minimal export --checkpoint runs/faces_xdog --out $(MODELS)/faces_xdog.pt
+	$(PY) -m cgan_minimal complete --checkpoint $(MODELS)/faces_xdog.pt --n 64 --iters 200 --out $(MODELS)/faces_xdog
+	$(PY) -m cgan_minimal train --preset cpu --train-size 10000 --epochs $(FINE_TUNE_EPOCHS) --seed 0 --g-steps 2 \
+	    --style xdog,photocopy,fdog --init-from runs/faces_xdog --lr 1e-5 --out runs/faces_multistyle
+	$(PY) -m cgan_minimal export --checkpoint runs/faces_multistyle --out $(MODELS)/faces_multistyle.pt
+	$(PY) -m cgan_minimal complete --checkpoint $(MODELS)/faces_multistyle.pt --n 64 --iters 200 --out $(MODELS)/faces_multistyle
+
 clean:
-	rm -rf $(VENV) results *.egg-info
+	rm -rf $(VENV) results *.egg-info book/_build

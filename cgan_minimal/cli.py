@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -51,13 +52,15 @@ def run_completion(
     checkpoint: str | Path, out: str | Path, n: int = 64, cfg: ProjectConfig = DEFAULT_PROJECT,
     data_path: str | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
     preset_name: str | None = None, train_set: data.JointData | None = None, style: str | None = None,
+    with_baselines: bool = True,
 ) -> dict:
     """Complete ``n`` held-out sketches, write ``out/completions.png`` and ``out/metrics.json``.
 
     Returns the metrics: mean SSIM of the completed photos and of the two baselines.
     ``preset_name`` makes sure the checkpoint is of that preset; ``train_set`` saves re-reading
     the training data for the baselines; ``style`` draws the held-out faces' sketches in another
-    style than the model was trained on.
+    style than the model was trained on; ``with_baselines=False`` skips the two baselines (which
+    need the training set).
     """
     cfg.validate()
     if n < 1:
@@ -80,14 +83,17 @@ def run_completion(
     known_half, unknown_half = (0, 1) if cfg.known == "sketch" else (1, 0)
     truth = data.split(test.images)[unknown_half]
     scores = metrics.ssim(data.split(completed)[unknown_half], truth)
-    train_set = train_set if train_set is not None else load_training_data(train_cfg, model_cfg.size)
-    if cfg.known == "photo":  # baselines in the other direction: swap the halves
-        test_b, train_b = data.join(*data.split(test.images)[::-1]), data.join(*data.split(train_set.images)[::-1])
-    else:
-        test_b, train_b = test.images, train_set.images
+    base = {}
+    if with_baselines:
+        train_set = train_set if train_set is not None else load_training_data(train_cfg, model_cfg.size)
+        if cfg.known == "photo":  # baselines in the other direction: swap the halves
+            test_b, train_b = data.join(*data.split(test.images)[::-1]), data.join(*data.split(train_set.images)[::-1])
+        else:
+            test_b, train_b = test.images, train_set.images
+        base = metrics.baselines(test_b, train_b)
     result = {
         "ssim": float(scores.mean()),
-        **metrics.baselines(test_b, train_b),
+        **base,
         "n": len(test),
         "seconds": round(seconds, 2),
         "evaluated_half": "photo" if cfg.known == "sketch" else "sketch",
@@ -106,6 +112,42 @@ def run_completion(
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2))
     return result
+
+
+def train_command(cfg: TrainConfig, out: str) -> str:
+    """The ``train`` command line that reproduces ``cfg`` (settings that differ from the defaults)."""
+    args = [f"--preset {cfg.preset}", f"--train-size {cfg.train_size}", f"--epochs {cfg.epochs}", f"--seed {cfg.seed}"]
+    shown = {"preset", "train_size", "epochs", "seed", "device"}
+    for f in fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if f.name not in shown and value != getattr(DEFAULT_TRAIN, f.name):
+            args.append(f"--{f.name.replace('_', '-')} {value}")
+    return " ".join(["python -m cgan_minimal train", *args, f"--out {out}"])
+
+
+def export_with_record(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
+    """:func:`train.export` plus ``OUT.json``: the command, the training time and per-epoch mean losses."""
+    path = export(checkpoint, out, half=half)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = TrainConfig.from_dict(ckpt["config"]["train"])
+    run = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
+    losses = []
+    if (run / "losses.csv").exists():
+        with open(run / "losses.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for epoch in sorted({int(r["epoch"]) for r in rows}):
+            mine = [r for r in rows if int(r["epoch"]) == epoch]
+            losses.append({"epoch": epoch, **{k: round(float(np.mean([float(r[k]) for r in mine])), 4) for k in ("loss_D", "loss_G", "D_x", "D_G_z")}})
+    record = {
+        "command": train_command(cfg, str(run)),
+        "config": ckpt["config"],
+        "epochs": int(ckpt["epoch"]),
+        "train_seconds": round(float(ckpt.get("train_seconds", 0.0)), 1),
+        "losses": losses,
+    }
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+    return path
 
 
 def summary(m: dict) -> str:
@@ -208,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             print(summary(m))
             print(f"wrote {Path(args.out) / 'completions.png'} and {Path(args.out) / 'metrics.json'}")
         elif args.command == "export":
-            path = export(args.checkpoint, args.out, half=not args.full_precision)
+            path = export_with_record(args.checkpoint, args.out, half=not args.full_precision)
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
         elif args.command == "demo":
             pcfg = _project_cfg(args)

@@ -120,22 +120,24 @@ class JointData:
         return self.images.shape[1]
 
 
-def sketch_of(photo: np.ndarray, style: str = "xdog") -> np.ndarray:
-    """The sketch of a uint8 RGB photo in ``style`` (see :func:`cgan_minimal.xdog.sketch`), as uint8 RGB."""
-    s = np.round(sketch(photo, style) * 255).astype(np.uint8)
-    return np.repeat(s[:, :, None], 3, axis=2)
-
-
-def make_joint(photo: np.ndarray, size: int, style: str = "xdog") -> np.ndarray:
-    """uint8 joint image [sketch(photo) | photo], resized to ``size × 2·size`` with area averaging.
-
-    ``photo`` is a square uint8 RGB image at the resolution the sketch parameters are tuned for
-    (64 px); the sketch is drawn there and the joint image is then resized.
-    """
-    joint = join(sketch_of(photo, style), photo)
+def joint_from_sketch(sketch_image: np.ndarray, photo: np.ndarray, size: int) -> np.ndarray:
+    """uint8 joint image [sketch | photo] from a float (H, W) sketch in [0, 1] and a uint8 RGB photo
+    of the same side, resized to ``size × 2·size`` with area averaging."""
+    s = np.round(np.clip(sketch_image, 0, 1) * 255).astype(np.uint8)
+    joint = join(np.repeat(s[:, :, None], 3, axis=2), photo)
     if joint.shape[0] != size:
         joint = cv2.resize(joint, (2 * size, size), interpolation=cv2.INTER_AREA)
     return joint
+
+
+def make_joint(photo: np.ndarray, size: int, style: str = "xdog", **params: float) -> np.ndarray:
+    """uint8 joint image [sketch(photo) | photo], resized to ``size × 2·size`` with area averaging.
+
+    ``photo`` is a square uint8 RGB image at the resolution the sketch parameters are tuned for
+    (64 px); the sketch is drawn there (``params`` override the style's parameters, e.g.
+    ``eps=-0.03``) and the joint image is then resized.
+    """
+    return joint_from_sketch(sketch(photo, style, **params), photo, size)
 
 
 def parse_styles(style: str) -> list[str]:

@@ -70,3 +70,29 @@ def save_completions(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def show(images, titles=None, ncol: int | None = None, size: float = 1.6, suptitle: str = ""):
+    """Draw images side by side with matplotlib and return the figure (the chapters' picture helper).
+
+    ``images``: a sequence of (H, W) gray or (H, W, 3) RGB arrays, uint8 or float in [0, 1];
+    ``titles``: one string per image; ``ncol``: images per row (default: all in one row).
+    """
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    ncol = ncol or len(images)
+    nrow = -(-len(images) // ncol)
+    h, w = np.asarray(images[0]).shape[:2]
+    fig, axes = plt.subplots(nrow, ncol, figsize=(size * ncol * w / h, size * nrow + (0.3 if titles else 0)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, image in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1 if np.asarray(image).dtype != np.uint8 else 255, interpolation="nearest")
+        if titles:
+            ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -42,15 +42,28 @@ def photo_ssim(completed_joint: np.ndarray, true_joint: np.ndarray) -> np.ndarra
     return ssim(data.split(completed_joint)[1], data.split(true_joint)[1])
 
 
+def nearest_index(query: np.ndarray, pool: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """For each query image, the index of the pool image nearest in L2 (uint8 arrays, same shape)."""
+    q = query.reshape(len(query), -1).astype(np.float32)
+    t = pool.reshape(len(pool), -1).astype(np.float32)
+    t_sq = (t**2).sum(1)
+    return np.concatenate([np.argmin(t_sq[None] - 2 * q[i : i + chunk] @ t.T, axis=1) for i in range(0, len(q), chunk)])
+
+
 def nearest_neighbour_photos(query_joint: np.ndarray, train_joint: np.ndarray, chunk: int = 256) -> np.ndarray:
     """For each query, the photo half of the training image whose sketch half is nearest in L2."""
-    q = data.split(query_joint)[0].reshape(len(query_joint), -1).astype(np.float32)
-    t = data.split(train_joint)[0].reshape(len(train_joint), -1).astype(np.float32)
-    t_sq = (t**2).sum(1)
-    best = np.concatenate([
-        np.argmin(t_sq[None] - 2 * q[i : i + chunk] @ t.T, axis=1) for i in range(0, len(q), chunk)
-    ])
+    best = nearest_index(data.split(query_joint)[0], data.split(train_joint)[0], chunk)
     return data.split(train_joint)[1][best]
+
+
+def nearest_neighbour_labels(photos: np.ndarray, train_joint: np.ndarray, train_labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Labels (glasses, beard, …) of photos, read off the nearest training photo (L2).
+
+    A classifier-free stand-in for an attribute network: it asks which training face a
+    completed photo resembles most. Explained in "Failure cases on sparse sketches".
+    """
+    best = nearest_index(photos, data.split(train_joint)[1])
+    return {name: values[best] for name, values in train_labels.items()}
 
 
 def mean_photo(train_joint: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ class ProjectConfig:
     init_candidates: int = 10  # N of best-of-N initialization (paper: 10; authors: 30); 1 = random z
     known: str = "sketch"  # known half: "sketch" (sketch → photo) or "photo" (photo → sketch)
     eps: float = 1e-3  # KL: probabilities squeezed into [eps, 1 − eps], finite for pure black/white
+    keep_z: bool = False  # also record z at every step, history["z"]: (iters + 1, B, nz), for plots
 
     def validate(self) -> "ProjectConfig":
         problems = []
@@ -156,7 +157,7 @@ class Completion:
     x: torch.Tensor  # (B, 3, H, W) the blend M⊙y + (1 − M)⊙G(ẑ)
     G_z: torch.Tensor  # (B, 3, H, W) the raw generated joint image G(ẑ)
     z: torch.Tensor  # (B, nz) ẑ, in [-1, 1]
-    history: dict[str, torch.Tensor]  # "contextual", "perceptual", "total": (iters + 1, B) per step
+    history: dict[str, torch.Tensor]  # "contextual", "perceptual", "total": (iters + 1, B) per step; "z" with keep_z
     init_loss: torch.Tensor  # (B,) contextual loss of the starting z
 
     @property
@@ -218,12 +219,14 @@ def complete(
             opt = torch.optim.SGD([z], lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
         else:
             opt = torch.optim.Adam([z], lr=cfg.lr)
-        hist_c, hist_p = [], []
+        hist_c, hist_p, hist_z = [], [], []
         for _ in range(cfg.iters):
             _, l_c, l_p = _losses(G, D, z, y, M, cfg)
             total = l_c + cfg.lam * l_p
             hist_c.append(l_c.detach())
             hist_p.append(l_p.detach())
+            if cfg.keep_z:
+                hist_z.append(z.detach().clone())
             opt.zero_grad(set_to_none=True)
             total.sum().backward()  # a sum of per-sample losses: each z_b gets its own gradient
             opt.step()
@@ -233,14 +236,15 @@ def complete(
             G_z, l_c, l_p = _losses(G, D, z, y, M, cfg)
         hist_c.append(l_c)
         hist_p.append(l_p)
+        if cfg.keep_z:
+            hist_z.append(z.detach().clone())
         if not torch.isfinite(l_c).all() or not torch.isfinite(z).all():
             raise FloatingPointError("complete: the loss or z became NaN/inf; lower lr or check the model")
     finally:
         for p, flag in zip((*G.parameters(), *D.parameters()), flags):
             p.requires_grad_(flag)
     contextual, perceptual = torch.stack(hist_c), torch.stack(hist_p)
-    return Completion(
-        x=blend(y, G_z, M), G_z=G_z, z=z.detach(),
-        history={"contextual": contextual, "perceptual": perceptual, "total": contextual + cfg.lam * perceptual},
-        init_loss=init_loss,
-    )
+    history = {"contextual": contextual, "perceptual": perceptual, "total": contextual + cfg.lam * perceptual}
+    if cfg.keep_z:
+        history["z"] = torch.stack(hist_z)
+    return Completion(x=blend(y, G_z, M), G_z=G_z, z=z.detach(), history=history, init_loss=init_loss)

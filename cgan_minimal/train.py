@@ -161,6 +161,7 @@ class Trainer:
     epoch: int = 0  # epochs finished
     steps: int = 0  # D/G updates done in this run (drives the noise schedule)
     ema_steps: int = 0  # updates the EMA has averaged (drives its warm-up; carried over by init_from)
+    train_seconds: float = 0.0  # wall-clock time spent in training epochs so far
     steps_per_epoch: int = 1
 
     @classmethod
@@ -264,6 +265,7 @@ class Trainer:
             "epoch": self.epoch,
             "steps": self.steps,
             "ema_steps": self.ema_steps,
+            "train_seconds": self.train_seconds,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -301,6 +303,7 @@ class Trainer:
         trainer.epoch = int(ckpt["epoch"])
         trainer.steps = int(ckpt.get("steps", 0))
         trainer.ema_steps = int(ckpt.get("ema_steps", trainer.steps))
+        trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))
         return trainer
 
     @classmethod
@@ -384,7 +387,7 @@ def export(path: str | Path, out: str | Path, half: bool = True) -> Path:
 
     g_key = "G_ema" if TrainConfig.from_dict(ckpt["config"]["train"]).ema_decay and "G_ema" in ckpt else "G"
     slim = {k: ckpt[k] for k in ("config", "epoch") if k in ckpt}
-    slim.update({"steps": ckpt.get("steps", 0), "ema_steps": ckpt.get("ema_steps", ckpt.get("steps", 0))})
+    slim.update({k: ckpt[k] for k in ("steps", "ema_steps", "train_seconds") if k in ckpt})
     slim.update({g_key: small(ckpt[g_key]), "D": small(ckpt["D"])})
     with atomic_path(out) as tmp:
         torch.save(slim, tmp)
@@ -452,7 +455,9 @@ def train(
     fixed_z = sample_z(64, trainer.model_cfg.nz, torch.Generator().manual_seed(cfg.seed + 1)).to(trainer.device)
     start = time.perf_counter()
     for _ in range(trainer.epoch, cfg.epochs):
+        t_epoch = time.perf_counter()
         epoch_rows = trainer.run_epoch(images, progress)
+        trainer.train_seconds += time.perf_counter() - t_epoch
         rows += epoch_rows
         G = trainer.completion_generator()
         with torch.no_grad():

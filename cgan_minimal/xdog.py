@@ -143,14 +143,6 @@ def _gaussian_taps(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return t, w / w.sum()
 
 
-def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``a`` moved so that out[y, x] = a[y + dy, x + dx], mirrored at the borders."""
-    h, w = a.shape[:2]
-    r = max(abs(dy), abs(dx))
-    p = np.pad(a, ((r, r), (r, r)) + ((0, 0),) * (a.ndim - 2), mode="reflect")
-    return p[r + dy : r + dy + h, r + dx : r + dx + w]
-
-
 def edge_tangent_flow(gray: np.ndarray, cfg: FDoGConfig) -> np.ndarray:
     """The edge tangent flow (H, W, 2) of a gray image: unit vectors along the edges, (tx, ty).
 
@@ -169,16 +161,21 @@ def edge_tangent_flow(gray: np.ndarray, cfg: FDoGConfig) -> np.ndarray:
     mag_hat = mag / mag.max() if mag.max() > 0 else mag
     t = np.stack([-gy, gx], axis=-1) / np.maximum(mag, 1e-8)[..., None]
     t[mag < 1e-6] = 0
-    r = cfg.etf_radius
-    offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dy * dy + dx * dx <= r * r]
+    r, (h, w) = cfg.etf_radius, gray.shape
+    window = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dy * dy + dx * dx <= r * r]
+    padded_mag = np.pad(mag_hat, r, mode="reflect")
+    w_m = [0.5 * (1 + np.tanh(cfg.eta * (padded_mag[r + dy : r + dy + h, r + dx : r + dx + w] - mag_hat))) for dy, dx in window]
     for _ in range(cfg.etf_iterations):
-        acc = np.zeros_like(t)
-        for dy, dx in offsets:
-            t_y, m_y = _shift(t, dy, dx), _shift(mag_hat, dy, dx)
-            w = (t * t_y).sum(-1) * 0.5 * (1 + np.tanh(cfg.eta * (m_y - mag_hat)))
-            acc += w[..., None] * t_y
-        norm = np.linalg.norm(acc, axis=-1, keepdims=True)
-        t = np.where(norm > 1e-8, acc / np.maximum(norm, 1e-8), 0).astype(np.float32)
+        tx, ty = np.pad(t[..., 0], r, mode="reflect"), np.pad(t[..., 1], r, mode="reflect")
+        acc_x, acc_y = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+        for (dy, dx), wm in zip(window, w_m):
+            nx, ny = tx[r + dy : r + dy + h, r + dx : r + dx + w], ty[r + dy : r + dy + h, r + dx : r + dx + w]  # t(y)
+            weight = (t[..., 0] * nx + t[..., 1] * ny) * wm  # (t(x)·t(y)) · w_m(x, y)
+            acc_x += weight * nx
+            acc_y += weight * ny
+        norm = np.hypot(acc_x, acc_y)
+        scale = np.where(norm > 1e-8, 1 / np.maximum(norm, 1e-8), 0).astype(np.float32)
+        t = np.stack([acc_x * scale, acc_y * scale], axis=-1)
     return t
 
 
@@ -245,3 +242,21 @@ def sketch(image: np.ndarray, style: str = "xdog", **overrides: float) -> np.nda
     if style == "fdog":
         return fdog(image, **overrides)
     raise ValueError(f"unknown sketch style {style!r}; choose one of {', '.join(STYLES)}")
+
+
+def drop_strokes(sketch_image: np.ndarray, p: float, seed: int = 0) -> np.ndarray:
+    """Erase each stroke (connected region of ink, pixels < 0.5) with probability ``p``.
+
+    A way to make a sketch sparser without changing the strokes that remain. ``sketch_image`` is
+    float (H, W) in [0, 1]; erased strokes and their gray fringe become paper (1).
+    Explained in "Failure cases on sparse sketches".
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"drop_strokes: p must be in [0, 1], got {p}")
+    n, labels = cv2.connectedComponents((sketch_image < 0.5).astype(np.uint8), connectivity=8)
+    dropped = np.flatnonzero(np.random.default_rng(seed).random(n) < p)
+    dropped = dropped[dropped > 0]  # label 0 is the paper
+    erase = cv2.dilate(np.isin(labels, dropped).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    out = sketch_image.astype(np.float32).copy()
+    out[erase] = 1.0
+    return out

@@ -264,6 +264,17 @@ def remove_stale_temporaries(folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def check_same_options(out: Path, dataset: str, args: argparse.Namespace) -> None:
+    """Refuse to resume into a folder made from another dataset, size or style (it would mix them)."""
+    path = out / "manifest.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text())
+    for key, new in (("dataset", dataset), ("size", args.size), ("style", args.style)):
+        if old.get(key) != new:
+            raise LayoutError(f"{out} was made with {key} {old.get(key)!r}, not {new!r}; use another --out")
+
+
 def run(dataset: str, items: list[tuple], args: argparse.Namespace, crop, crop_info: dict,
         extra: dict | None = None) -> tuple[int, dict]:
     """Make the joint PNGs of ``items`` under ``args.out`` and write ``OUT/manifest.json``.
@@ -274,6 +285,7 @@ def run(dataset: str, items: list[tuple], args: argparse.Namespace, crop, crop_i
     check_items(items)
     items = limit_items(items, args.limit)
     out = Path(args.out)
+    check_same_options(out, dataset, args)
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(out / split)

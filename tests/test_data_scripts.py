@@ -202,6 +202,14 @@ def test_celeba_resumes_without_rewriting(tmp_path):
     load_folder(out / "train", size=32)
 
 
+def test_resuming_with_other_options_is_refused(tmp_path, capsys):
+    root, out = make_celeba(tmp_path / "celeba"), tmp_path / "out"
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 0
+    capsys.readouterr()
+    assert prepare(prepare_celeba, root, out, "--size", 64) == 2
+    assert "made with size 32, not 64" in capsys.readouterr().err
+
+
 def test_limit_caps_each_split(tmp_path):
     root, out = make_celeba(tmp_path / "celeba"), tmp_path / "out"
     assert prepare(prepare_celeba, root, out, "--size", 32, "--limit", 2) == 0

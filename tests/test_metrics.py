@@ -35,3 +35,11 @@ def test_bad_inputs(joints):
         metrics.ssim(joints[:2], joints[:3])
     with pytest.raises(ValueError, match="uint8"):
         metrics.ssim(joints.astype(float), joints.astype(float))
+
+
+def test_nearest_neighbour_labels_read_the_closest_training_face():
+    train = data.faces_dataset(50, size=32, seed=0)
+    photos = data.split(train.images[[3, 7]])[1]
+    got = metrics.nearest_neighbour_labels(photos, train.images, train.labels)
+    for name in ("glasses", "beard"):
+        assert list(got[name]) == [train.labels[name][3], train.labels[name][7]]

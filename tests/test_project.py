@@ -144,3 +144,13 @@ def test_bad_targets_and_z0(tiny_models, targets):
         project.complete(G, D, targets, z0=torch.zeros(1, 7))
     with pytest.raises(ValueError, match="in \\[-1, 1\\]"):
         project.complete(G, D, targets * 3)
+
+
+def test_keep_z_records_the_trajectory(tiny_models):
+    G, D = tiny_models
+    y = data.to_tensor(data.faces_dataset(3, size=32, seed=0, start=data.HELD_OUT_START).images)
+    c = project.complete(G, D, y, iters=4, keep_z=True, generator=torch.Generator().manual_seed(0))
+    assert c.history["z"].shape == (5, 3, G.cfg.nz)
+    torch.testing.assert_close(c.history["z"][-1], c.z)
+    assert c.history["z"].abs().max() <= 1 and not torch.equal(c.history["z"][0], c.z)
+    assert "z" not in project.complete(G, D, y, iters=2).history

@@ -111,3 +111,13 @@ def test_edge_tangent_flow_follows_a_circle():
     y, x = 32 - 18, 32  # the top of the middle circle: its tangent is horizontal
     assert abs(t[y, x, 0]) > 0.95 and abs(t[y, x, 1]) < 0.3
     np.testing.assert_allclose(np.linalg.norm(t[y, x]), 1, atol=1e-5)
+
+
+def test_drop_strokes_erases_whole_strokes():
+    s = xdog.xdog(_noisy_circles(0.0))
+    assert np.array_equal(xdog.drop_strokes(s, 0.0), s)
+    assert (xdog.drop_strokes(s, 1.0) == 1).all()
+    half = xdog.drop_strokes(s, 0.5, seed=3)
+    assert 0 < _strokes(half) < _strokes(s) and np.array_equal(half, xdog.drop_strokes(s, 0.5, seed=3))
+    with pytest.raises(ValueError, match="p must be"):
+        xdog.drop_strokes(s, 1.5)
