@@ -245,7 +245,8 @@ def parallel_map(fn, items: list, workers: int, desc: str):
             results = map(fn, items)
             yield from _counted(results, bar)
         else:
-            with multiprocessing.Pool(workers, initializer=_init_worker) as pool:
+            # "spawn": a forked child can inherit locks held by the parent's threads (torch, tqdm) and hang
+            with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
                 yield from _counted(pool.imap_unordered(fn, items, chunksize=16), bar)
     finally:
         bar.close()
