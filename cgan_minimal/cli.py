@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ from . import data, metrics
 from .figures import save_completions
 from .models import PRESETS, preset
 from .project import ProjectConfig, complete
-from .train import TrainConfig, export, load_models, load_training_data, train
+from .train import LOSS_FIELDS, TrainConfig, export, load_models, load_training_data, read_checkpoint, read_losses, train
 from .utils import atomic_path, pick_device, set_seed
 
 DEFAULT_TRAIN = TrainConfig()
@@ -128,16 +127,14 @@ def train_command(cfg: TrainConfig, out: str) -> str:
 def export_with_record(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
     """:func:`train.export` plus ``OUT.json``: the command, the training time and per-epoch mean losses."""
     path = export(checkpoint, out, half=half)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(path)
     cfg = TrainConfig.from_dict(ckpt["config"]["train"])
     run = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
-    losses = []
-    if (run / "losses.csv").exists():
-        with open(run / "losses.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        for epoch in sorted({int(r["epoch"]) for r in rows}):
-            mine = [r for r in rows if int(r["epoch"]) == epoch]
-            losses.append({"epoch": epoch, **{k: round(float(np.mean([float(r[k]) for r in mine])), 4) for k in ("loss_D", "loss_G", "D_x", "D_G_z")}})
+    rows = read_losses(run / "losses.csv", int(ckpt["epoch"]))
+    losses = [
+        {"epoch": e, **{k: round(float(np.mean([r[k] for r in rows if r["epoch"] == e])), 4) for k in LOSS_FIELDS[2:]}}
+        for e in sorted({r["epoch"] for r in rows})
+    ]
     record = {
         "command": train_command(cfg, str(run)),
         "config": ckpt["config"],

@@ -412,7 +412,8 @@ def _write_losses(path: Path, rows: list[dict]) -> None:
                 w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
-def _read_losses(path: Path, upto_epoch: int) -> list[dict]:
+def read_losses(path: Path, upto_epoch: int) -> list[dict]:
+    """The rows of a run's losses.csv up to ``upto_epoch`` (none if there is no file)."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -451,7 +452,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}, indent=2))
-    rows = _read_losses(out / "losses.csv", trainer.epoch)
+    rows = read_losses(out / "losses.csv", trainer.epoch)
     fixed_z = sample_z(64, trainer.model_cfg.nz, torch.Generator().manual_seed(cfg.seed + 1)).to(trainer.device)
     start = time.perf_counter()
     for _ in range(trainer.epoch, cfg.epochs):

@@ -189,6 +189,12 @@ def square_box(x: float, y: float, w: float, h: float, W: int, H: int, margin: f
     return x0, y0, side
 
 
+def box_crop_info(margin: float, **more: str) -> dict:
+    """How :func:`square_box` crops, for the manifest (CUB and Cars)."""
+    return {"rule": "square around the bounding box, kept inside the image", "margin": margin,
+            "side": "max(w, h) * (1 + 2 * margin), at most min(W, H)", **more}
+
+
 def crop_square(image: np.ndarray, box, margin: float = 0.0) -> np.ndarray:
     """The :func:`square_box` crop of ``image`` around ``box = (x, y, w, h)``."""
     H, W = image.shape[:2]

@@ -97,8 +97,7 @@ def prepare(argv=None) -> int:
     args = common.build_parser("cub", __doc__, margin=0.1).parse_args(argv)
     common.check_args(args)
     items, classes = make_items(find_layout(Path(args.root)))
-    crop_info = {"rule": "square around the bounding box, kept inside the image", "margin": args.margin,
-                 "side": "max(w, h) * (1 + 2 * margin), at most min(W, H)"}
+    crop_info = common.box_crop_info(args.margin)
     extra = {"split_rule": f"official train/test; every {VAL_EVERY}th training image (id order) → val"}
     crop = functools.partial(common.crop_square, margin=args.margin)
     status, manifest = common.run("cub", items, args, crop, crop_info, extra)
