@@ -1,6 +1,7 @@
 """Keep the chapters' notebooks small in git: outputs are cleared, except where nbval checks them.
 
-    python book/clean_notebooks.py             clean every chapter in book/
+    python book/clean_notebooks.py             clean every chapter in book/ and every
+                                               assignment in book/assignments/
     python book/clean_notebooks.py --execute   run each chapter first (refreshes the outputs
                                                of the cells marked ``# NBVAL_CHECK_OUTPUT``)
 
@@ -23,8 +24,8 @@ CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
 def chapters(book: Path = BOOK) -> list[Path]:
-    """The notebooks of the book, in file-name order."""
-    return sorted(p for p in book.glob("*.ipynb"))
+    """The notebooks of the book, in file-name order: the chapters, then the assignments."""
+    return sorted(book.glob("*.ipynb")) + sorted(book.glob("assignments/*.ipynb"))
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path) -> None:
@@ -65,7 +66,7 @@ def _text_only(output):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter in book/")
+    p.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter and assignment")
     p.add_argument("--execute", action="store_true", help="run each notebook before cleaning it")
     args = p.parse_args(argv)
     for path in args.notebooks or chapters():
