@@ -10,7 +10,8 @@ import yaml
 BOOK = Path(__file__).parent.parent / "book"
 CONFIG = yaml.safe_load((BOOK / "_config.yml").read_text())
 TOC = yaml.safe_load((BOOK / "_toc.yml").read_text())
-CHAPTERS = [c["file"] for part in TOC["parts"] for c in part["chapters"]]
+TEACHERS = "For teachers"  # the teacher's page and the assignments: checked in test_assignments.py
+CHAPTERS = [c["file"] for part in TOC["parts"] if part["caption"] != TEACHERS for c in part["chapters"]]
 PAGES = [TOC["root"], *CHAPTERS]
 
 
