@@ -40,12 +40,14 @@ from .utils import atomic_path, pick_device, set_seed
 CHECKPOINT = "checkpoint.pt"
 PRETRAINED = Path(__file__).parent / "pretrained"  # models shipped with the package (see export)
 LOSS_FIELDS = ("epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z")
+MODELS = ("contextual", "pix2pix")  # what `train --model` trains
 
 
 @dataclass
 class TrainConfig:
     """How to train. Defaults: the paper's optimiser with the ``cpu`` preset sized for minutes."""
 
+    model: str = "contextual"  # "contextual": Contextual GAN's DCGAN on joint images; "pix2pix": the baseline
     preset: str = "cpu"  # model preset: paper (64×128, width 64), cpu (32×64, width 32), tiny (width 16)
     data: str = "faces"  # "faces" (embedded, rendered on the fly) or a folder of joint PNGs
     style: str = "xdog"  # sketch style of the embedded faces: xdog, photocopy, fdog or a mix "xdog,fdog"
@@ -62,13 +64,18 @@ class TrainConfig:
     seed: int = 0  # seeds weights, shuffling, z and the embedded faces
     device: str = "auto"  # auto = cuda, then mps, then cpu
     init_from: str = ""  # start from this checkpoint's G, D and EMA (fine-tuning; paper: then lr 1e-5)
+    l1_weight: float = 100.0  # pix2pix only: λ_L1, weight of its L1 term (Isola et al.: 100)
 
     def validate(self) -> "TrainConfig":
+        if self.model not in MODELS:
+            raise ValueError(f"TrainConfig.model must be one of {', '.join(MODELS)}, got {self.model!r}")
         preset(self.preset)
         for name in ("train_size", "epochs", "batch_size", "g_steps"):
             minimum = 0 if name == "train_size" else 1
             if getattr(self, name) < minimum:
                 raise ValueError(f"TrainConfig.{name} must be >= {minimum}, got {getattr(self, name)}")
+        if self.l1_weight < 0:
+            raise ValueError(f"TrainConfig.l1_weight must be >= 0, got {self.l1_weight}")
         if self.lr <= 0 or not 0 <= self.ema_decay < 1:
             raise ValueError(f"TrainConfig needs lr > 0 and 0 <= ema_decay < 1, got lr={self.lr}, ema_decay={self.ema_decay}")
         if not 0 < self.real_label <= 1 or self.instance_noise < 0:
@@ -88,7 +95,7 @@ class TrainConfig:
 
 # Settings that must agree between a checkpoint and a run that resumes it.
 RESUME_KEYS = (
-    "preset", "data", "style", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label", "init_from",
+    "model", "preset", "data", "style", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label", "init_from", "l1_weight",
 )
 
 
@@ -97,6 +104,25 @@ def load_training_data(cfg: TrainConfig, size: int) -> data_mod.JointData:
     if cfg.data == "faces":
         return data_mod.faces_dataset(cfg.train_size, size=size, seed=cfg.seed, style=cfg.style)
     return data_mod.load_folder(cfg.data, size=size, limit=cfg.train_size or None)
+
+
+def load_held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None, style: str | None = None) -> data_mod.JointData:
+    """Sketches to complete: embedded faces never used for training, or the first n of a folder.
+
+    ``style`` sketches the held-out faces in another style than the model was trained on.
+    Explained in "Projection through back-propagation".
+    """
+    source = path or train_cfg.data
+    if source == "faces":
+        return data_mod.faces_dataset(n, size=size, seed=train_cfg.seed, start=data_mod.HELD_OUT_START, style=style or train_cfg.style)
+    if style:
+        raise ValueError("--style applies to the embedded faces; a folder holds its own sketches")
+    if path is None:  # trained on a folder: its sibling test/ folder, if there is one
+        sibling = Path(train_cfg.data).parent / "test"
+        if not sibling.is_dir():
+            raise ValueError(f"the model was trained on {train_cfg.data}; pass --data with a folder of test joint images")
+        source = str(sibling)
+    return data_mod.load_folder(source, size=size, limit=n)
 
 
 def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
@@ -250,6 +276,12 @@ class Trainer:
         self.epoch += 1
         return rows
 
+    def samples(self, G: Generator, images: torch.Tensor) -> torch.Tensor:
+        """G(z) for 64 fixed z (the same every epoch), for samples/epoch_NNN.png; ``images`` is unused."""
+        z = sample_z(64, self.model_cfg.nz, torch.Generator().manual_seed(self.cfg.seed + 1)).to(self.device)
+        with torch.no_grad():
+            return G(z)
+
     # ------------------------------------------------------------ generator used for completion
     def completion_generator(self) -> Generator:
         """The EMA generator (BN statistics re-estimated), or G itself when the EMA is off."""
@@ -358,6 +390,8 @@ def load_models(path: str | Path, device="cpu", expected: ModelConfig | None = N
     G is the EMA generator when the run kept one. Explained in "Projection through back-propagation".
     """
     ckpt = read_checkpoint(path)
+    if ckpt["config"]["train"].get("model", "contextual") != "contextual":
+        raise ValueError(f"{path} is a {ckpt['config']['train']['model']} model, not Contextual GAN: load it with cgan_minimal.pix2pix.load")
     model_cfg = ModelConfig(**ckpt["config"]["model"])
     if expected is not None:
         check_model_config(ckpt, expected, path)
@@ -423,6 +457,15 @@ def read_losses(path: Path, upto_epoch: int) -> list[dict]:
     ]
 
 
+def trainer_for(cfg: TrainConfig) -> type[Trainer]:
+    """:class:`Trainer` for Contextual GAN, :class:`pix2pix.Pix2PixTrainer` for the baseline."""
+    if cfg.model == "pix2pix":
+        from .pix2pix import Pix2PixTrainer  # it subclasses Trainer, so it imports this module
+
+        return Pix2PixTrainer
+    return Trainer
+
+
 def train(
     cfg: TrainConfig, out: str | Path, resume: bool = False, dataset: data_mod.JointData | None = None, progress: bool = True
 ) -> Trainer:
@@ -433,12 +476,13 @@ def train(
     cfg.validate()
     out = Path(out)
     ckpt_path = out / CHECKPOINT
+    trainer_class = trainer_for(cfg)
     if resume and ckpt_path.exists():
-        trainer = Trainer.load(ckpt_path, cfg)
+        trainer = trainer_class.load(ckpt_path, cfg)
     else:
         if resume:
             print(f"no checkpoint in {out}; starting a new run")
-        trainer = Trainer.init_from(cfg.init_from, cfg) if cfg.init_from else Trainer.create(cfg)
+        trainer = trainer_class.init_from(cfg.init_from, cfg) if cfg.init_from else trainer_class.create(cfg)
     trainer.cfg = cfg  # epochs may be raised on resume
     size = trainer.model_cfg.size
     dataset = dataset if dataset is not None else load_training_data(cfg, size)
@@ -453,16 +497,13 @@ def train(
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}, indent=2))
     rows = read_losses(out / "losses.csv", trainer.epoch)
-    fixed_z = sample_z(64, trainer.model_cfg.nz, torch.Generator().manual_seed(cfg.seed + 1)).to(trainer.device)
     start = time.perf_counter()
     for _ in range(trainer.epoch, cfg.epochs):
         t_epoch = time.perf_counter()
         epoch_rows = trainer.run_epoch(images, progress)
         trainer.train_seconds += time.perf_counter() - t_epoch
         rows += epoch_rows
-        G = trainer.completion_generator()
-        with torch.no_grad():
-            samples = data_mod.to_image(G(fixed_z))
+        samples = data_mod.to_image(trainer.samples(trainer.completion_generator(), images))
         save_png(grid(samples, ncol=8), out / "samples" / f"epoch_{trainer.epoch:03d}.png", scale=2)
         _write_losses(out / "losses.csv", rows)
         trainer.save(ckpt_path)
