@@ -19,6 +19,7 @@ folder of joint PNGs (the format the data scripts write).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import faces
+from . import faces, xdog
 from .xdog import STYLES, sketch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -140,6 +141,26 @@ def make_joint(photo: np.ndarray, size: int, style: str = "xdog", **params: floa
     return joint_from_sketch(sketch(photo, style, **params), photo, size)
 
 
+def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0) -> np.ndarray:
+    """Joint images (N, s, 2s, 3) uint8 with each sketch half redrawn "poorly" by :func:`xdog.perturb`.
+
+    The sketch is enlarged to 64 px (the scale :class:`xdog.PerturbConfig` is given at),
+    perturbed there with seed ``(seed, i)`` for image ``i``, and shrunk back with area averaging;
+    the photo half is untouched. Explained in "Contextual GAN vs pix2pix".
+    """
+    if strength == 0:
+        return images.copy()
+    sketches, photos = split(images)
+    s = images.shape[1]
+    out = np.empty_like(images)
+    for i, (sk, photo) in enumerate(zip(sketches, photos)):
+        gray = sk[:, :, 0].astype(np.float32) / 255
+        big = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_LINEAR) if s != 64 else gray
+        drawn = xdog.perturb(big, strength, seed=(seed, i))
+        out[i] = join(np.repeat(np.round(cv2.resize(drawn, (s, s), interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)[:, :, None], 3, 2), photo)
+    return out
+
+
 def parse_styles(style: str) -> list[str]:
     """``"xdog"`` or a comma-separated mix such as ``"xdog,photocopy,fdog"``, checked."""
     styles = [s.strip() for s in style.split(",") if s.strip()]
@@ -220,7 +241,29 @@ def load_folder(path: str | Path, size: int | None = None, limit: int | None = N
     images[0] = first
     for i, f in enumerate(files[1:], start=1):
         images[i] = read_joint(f, first.shape[0])
-    return JointData(images, {}, source=str(folder))
+    return JointData(images, read_labels(folder, files), source=str(folder))
+
+
+def read_labels(folder: Path, files: list[Path]) -> dict[str, np.ndarray]:
+    """The integer columns of ``folder/labels.csv`` (``file,<name>,…``; e.g. CelebA's attributes, −1/1)
+    for ``files``, in their order; {} when there is no labels.csv."""
+    path = folder / "labels.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    missing = [p.name for p in files if p.name not in rows]
+    if missing:
+        raise ValueError(f"{path} has no row for {missing[0]}" + (f" and {len(missing) - 1} more files" if len(missing) > 1 else ""))
+    labels = {}
+    for name in next(iter(rows.values()), {}):
+        if name == "file":
+            continue
+        try:
+            labels[name] = np.array([int(rows[p.name][name]) for p in files], np.int64)
+        except ValueError:
+            raise ValueError(f"{path}: column {name!r} must hold integers") from None
+    return labels
 
 
 def save_folder(data: JointData | np.ndarray, path: str | Path) -> list[Path]:

@@ -260,3 +260,91 @@ def drop_strokes(sketch_image: np.ndarray, p: float, seed: int = 0) -> np.ndarra
     out = sketch_image.astype(np.float32).copy()
     out[erase] = 1.0
     return out
+
+
+@dataclass(frozen=True)
+class PerturbConfig:
+    """How far each distortion of :func:`perturb` goes at strength 1 (distances in pixels at 64 px)."""
+
+    rotate_deg: float = 6.0  # ± rotation of the whole drawing (a tilted page)
+    scale: float = 0.06  # ± relative size of the whole drawing
+    shift: float = 2.5  # ± shift of the whole drawing
+    elastic: float = 2.0  # amplitude of a smooth random displacement field (wobbly strokes)
+    elastic_sigma: float = 5.0  # smoothness of that field (std of its Gaussian blur)
+    jitter: float = 1.5  # ± shift of each stroke piece on its own (lines that miss each other)
+    piece: float = 12.0  # strokes are cut into pieces by a grid of this cell size before they are moved
+    drop: float = 0.3  # probability that a stroke piece is left out (gaps)
+    thickness: float = 1.0  # stroke width: blend towards a 3×3 dilation (thicker) or, half as far, an erosion (fainter)
+
+
+def perturb(sketch_image: np.ndarray, strength: float, seed=0, cfg: PerturbConfig = PerturbConfig()) -> np.ndarray:
+    """A "poorly drawn" version of a clean sketch: float (H, W) in [0, 1] → the same shape and range.
+
+    Strokes (connected regions of ink) are moved one by one (jitter), some are left out
+    (dropout), the ink is thickened or thinned, and the whole drawing goes through a small
+    rotation, scaling and shift plus a smooth elastic warp. ``strength`` scales every distortion
+    linearly (0 returns the sketch unchanged; 1 is :class:`PerturbConfig` as given). The random
+    draws depend only on ``seed`` (an int or a tuple such as ``(seed, i)``), not on the strength,
+    so a stronger perturbation moves the same strokes further in the same directions.
+    Explained in "Contextual GAN vs pix2pix".
+    """
+    if not (np.isfinite(strength) and strength >= 0):
+        raise ValueError(f"perturb: strength must be a finite number >= 0, got {strength}")
+    sketch_image = np.asarray(sketch_image, np.float32)
+    if sketch_image.ndim != 2:
+        raise ValueError(f"perturb expects a gray (H, W) sketch, got shape {sketch_image.shape}")
+    if strength == 0:
+        return sketch_image.copy()
+    h, w = sketch_image.shape
+    unit = h / 64  # distances are given at 64 px
+    rng = np.random.default_rng(seed)
+    pieces = _stroke_pieces(sketch_image, max(2, round(cfg.piece * unit)))
+    n = int(pieces.max()) + 1
+    offsets, keep_draw = rng.uniform(-1, 1, (n, 2)), rng.random(n)
+    rot, scl, dx, dy = rng.uniform(-1, 1, 4)
+    field = rng.standard_normal((2, h, w)).astype(np.float32)
+    thicker = rng.random() < 0.5
+
+    # stroke pieces one by one: the ink (1 − sketch) of each kept piece, moved by its own offset
+    ink = 1 - sketch_image
+    out = ink * (pieces == 0)  # faint ink outside any stroke stays where it was
+    for c in range(1, n):
+        if keep_draw[c] < cfg.drop * strength:
+            continue
+        ox, oy = offsets[c] * cfg.jitter * strength * unit
+        moved = cv2.warpAffine(ink * (pieces == c), np.float32([[1, 0, ox], [0, 1, oy]]), (w, h), flags=cv2.INTER_LINEAR)
+        out = np.maximum(out, moved)
+
+    # thicker or fainter lines: blend towards a 3×3 dilation, or half-way towards an erosion, of the ink
+    f = min(1.0, cfg.thickness * strength)
+    morphed = cv2.dilate(out, np.ones((3, 3), np.uint8)) if thicker else cv2.erode(out, np.ones((3, 3), np.uint8))
+    out = (1 - f) * out + f * morphed if thicker else (1 - f / 2) * out + f / 2 * morphed
+
+    # the whole drawing: rotation, scaling and shift, plus a smooth elastic warp, in one remap
+    a = np.deg2rad(rot * cfg.rotate_deg * strength)
+    k = 1 + scl * cfg.scale * strength
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    u, v = (xs - cx) / k, (ys - cy) / k  # output pixel → source pixel: the inverse of the affine map
+    src_x = np.cos(a) * u + np.sin(a) * v + cx - dx * cfg.shift * strength * unit
+    src_y = -np.sin(a) * u + np.cos(a) * v + cy - dy * cfg.shift * strength * unit
+    sigma = cfg.elastic_sigma * unit
+    for i in range(2):
+        field[i] = cv2.GaussianBlur(field[i], (0, 0), sigma)
+        field[i] *= cfg.elastic * strength * unit / (np.abs(field[i]).max() + 1e-8)
+    out = cv2.remap(out, (src_x + field[0]).astype(np.float32), (src_y + field[1]).astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.clip(1 - out, 0, 1).astype(np.float32)
+
+
+def _stroke_pieces(sketch_image: np.ndarray, cell: int) -> np.ndarray:
+    """Label map (H, W) of stroke pieces: each stroke (ink < 0.5 with its gray fringe) cut by a grid
+    of ``cell``-pixel squares; 0 is paper, 1 … n − 1 the pieces, numbered in scan order."""
+    _, labels = cv2.connectedComponents((sketch_image < 0.5).astype(np.uint8), connectivity=8)
+    labels = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int64)  # add the fringe
+    h, w = labels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    cells = (ys // cell) * (-(-w // cell)) + xs // cell
+    key = np.where(labels > 0, labels * cells.max() + labels + cells, 0)  # unique per (stroke, cell)
+    _, pieces = np.unique(key, return_inverse=True)
+    return pieces.reshape(h, w) if key.min() == 0 else pieces.reshape(h, w) + 1

@@ -111,3 +111,22 @@ def test_faces_dataset_styles_and_mixes():
     assert "photocopy" in p.source
     with pytest.raises(ValueError, match="pencil"):
         data.faces_dataset(1, style="pencil")
+
+
+def test_perturb_sketches_changes_only_the_sketch_half():
+    joint = data.faces_dataset(6, size=32).images
+    out = data.perturb_sketches(joint, 0.6, seed=0)
+    np.testing.assert_array_equal(data.split(out)[1], data.split(joint)[1])
+    assert not np.array_equal(data.split(out)[0], data.split(joint)[0])
+    np.testing.assert_array_equal(out, data.perturb_sketches(joint, 0.6, seed=0))
+    np.testing.assert_array_equal(data.perturb_sketches(joint, 0.0), joint)
+
+
+def test_load_folder_reads_labels_csv(tmp_path):
+    data.save_folder(data.faces_dataset(3, size=32), tmp_path)
+    (tmp_path / "labels.csv").write_text("file,Eyeglasses,Smiling\n000000.png,1,-1\n000001.png,-1,-1\n000002.png,-1,1\n")
+    loaded = data.load_folder(tmp_path, size=32)
+    assert loaded.labels["Eyeglasses"].tolist() == [1, -1, -1] and loaded.labels["Smiling"].tolist() == [-1, -1, 1]
+    (tmp_path / "labels.csv").write_text("file,Eyeglasses\n000000.png,1\n")
+    with pytest.raises(ValueError, match="no row for 000001.png"):
+        data.load_folder(tmp_path, size=32)

@@ -121,3 +121,31 @@ def test_drop_strokes_erases_whole_strokes():
     assert 0 < _strokes(half) < _strokes(s) and np.array_equal(half, xdog.drop_strokes(s, 0.5, seed=3))
     with pytest.raises(ValueError, match="p must be"):
         xdog.drop_strokes(s, 1.5)
+
+
+# ---------------------------------------------------------------- perturb: "poorly drawn" sketches
+@pytest.fixture(scope="module")
+def clean_sketches():
+    return [xdog.sketch(p) for p in faces.render_faces(12, seed=5)[0]]
+
+
+def test_perturb_zero_is_the_clean_sketch_and_a_seed_fixes_the_result(clean_sketches):
+    s = clean_sketches[0]
+    np.testing.assert_array_equal(xdog.perturb(s, 0.0, seed=1), s)
+    a, b = xdog.perturb(s, 0.5, seed=1), xdog.perturb(s, 0.5, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, xdog.perturb(s, 0.5, seed=2))
+    assert a.shape == s.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+
+
+def test_stronger_perturbation_is_further_from_the_clean_sketch(clean_sketches):
+    strengths = [0.0, 0.25, 0.5, 1.0]
+    dist = [np.mean([np.abs(xdog.perturb(s, k, seed=i) - s).mean() for i, s in enumerate(clean_sketches)]) for k in strengths]
+    assert dist[0] == 0 and all(a < b for a, b in zip(dist, dist[1:])), dist
+
+
+def test_perturb_rejects_bad_input(clean_sketches):
+    with pytest.raises(ValueError, match="strength"):
+        xdog.perturb(clean_sketches[0], -0.1)
+    with pytest.raises(ValueError, match="gray"):
+        xdog.perturb(np.ones((8, 8, 3), np.float32), 0.5)
