@@ -1,4 +1,6 @@
-"""Evaluation: SSIM on the photo half, and the two baselines it is compared with (SPEC §6).
+"""Evaluation: SSIM and PSNR on the photo half, the two baselines they are compared with (SPEC §6),
+and the measures of chapter "Contextual GAN vs pix2pix": attribute preservation, realism and
+sketch fidelity.
 
 SSIM (Wang et al., 2004) compares local means, contrasts and correlations of two images; 1
 means identical. The paper reports SSIM between the generated and the ground-truth photo. Here
@@ -13,10 +15,12 @@ Two baselines show what the number means:
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from . import data
+from .project import kl_bernoulli, to_probability
 
 
 def _as_float(images) -> np.ndarray:
@@ -35,6 +39,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"ssim: shapes differ, {a.shape} vs {b.shape}")
     return np.array([structural_similarity(x, y, channel_axis=-1, data_range=1.0) for x, y in zip(a, b)])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """PSNR in dB of each pair of uint8 RGB images (N, H, W, 3): 10 log10(1 / MSE) on [0, 1]; inf if identical."""
+    a, b = _as_float(a), _as_float(b)
+    if a.shape != b.shape:
+        raise ValueError(f"psnr: shapes differ, {a.shape} vs {b.shape}")
+    with np.errstate(divide="ignore"):
+        return np.array([peak_signal_noise_ratio(x, y, data_range=1.0) for x, y in zip(a, b)])
 
 
 def photo_ssim(completed_joint: np.ndarray, true_joint: np.ndarray) -> np.ndarray:
@@ -80,3 +93,61 @@ def baselines(test_joint: np.ndarray, train_joint: np.ndarray) -> dict[str, floa
         "ssim_nearest_neighbour": float(ssim(nn, truth).mean()),
         "ssim_mean_photo": float(ssim(avg, truth).mean()),
     }
+
+
+# ---------------------------------------------------------------- chapter "Contextual GAN vs pix2pix"
+def attribute_agreement(predicted: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, float]:
+    """Attribute preservation: per attribute, the fraction of photos whose predicted class is the
+    true one, and under ``"all"`` the fraction whose attributes are all right."""
+    hits = {name: predicted[name] == np.asarray(truth[name]) for name in predicted}
+    return {**{name: float(h.mean()) for name, h in hits.items()}, "all": float(np.all(list(hits.values()), axis=0).mean())}
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of features (N, d) and (M, d):
+
+        FD = |μ_a − μ_b|² + tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½)
+
+    (Heusel et al.'s FID when the features are Inception's; here they are the attribute
+    classifier's). 0 for identical sets. With few samples it is biased upwards, so compare
+    values computed from the same numbers of samples only.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"frechet_distance needs two (N >= 2, d) feature arrays of the same d, got {a.shape} and {b.shape}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr (Σ_a Σ_b)^½ = Σ √eig(Σ_a^½ Σ_b Σ_a^½): a symmetric matrix, so exact even when Σ_a or Σ_b is
+    # singular (dead features), where a general matrix square root is not
+    w, V = np.linalg.eigh(cov_a)
+    root_a = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    fd = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    return float(max(fd, 0.0))
+
+
+def resketch(photos: np.ndarray, style: str | list[str] = "xdog") -> np.ndarray:
+    """The sketch the data pipeline would draw from uint8 photos (N, s, s, 3): each photo is
+    enlarged to 64 px (bicubic; the sketch styles are tuned there), sketched in ``style`` (one
+    for all, or one per photo) and shrunk back; uint8 (N, s, s, 3)."""
+    styles = [style] * len(photos) if isinstance(style, str) else list(style)
+    if len(styles) != len(photos):
+        raise ValueError(f"resketch: {len(styles)} styles for {len(photos)} photos")
+    out = np.empty_like(photos)
+    for i, (photo, st) in enumerate(zip(photos, styles)):
+        big = cv2.resize(photo, (64, 64), interpolation=cv2.INTER_CUBIC) if photo.shape[0] != 64 else photo
+        out[i] = data.split(data.make_joint(big, photo.shape[0], st))[0]
+    return out
+
+
+def sketch_fidelity(sketches: np.ndarray, photos: np.ndarray, style: str | list[str] = "xdog", eps: float = 1e-3) -> np.ndarray:
+    """Sketch fidelity: the contextual (KL) loss between each input sketch and the sketch of the
+    output photo, both uint8 (N, s, s, 3); lower = the photo follows the drawn lines more closely.
+
+    The KL is the completion's own L_c (see :func:`project.contextual_loss`), averaged over pixels.
+    """
+    if sketches.shape != photos.shape:
+        raise ValueError(f"sketch_fidelity: shapes differ, {sketches.shape} vs {photos.shape}")
+    p = to_probability(data.to_tensor(sketches), eps)
+    q = to_probability(data.to_tensor(resketch(photos, style)), eps)
+    return kl_bernoulli(p, q).flatten(1).mean(1).numpy().astype(np.float64)

@@ -43,3 +43,35 @@ def test_nearest_neighbour_labels_read_the_closest_training_face():
     got = metrics.nearest_neighbour_labels(photos, train.images, train.labels)
     for name in ("glasses", "beard"):
         assert list(got[name]) == [train.labels[name][3], train.labels[name][7]]
+
+
+def test_psnr_known_values(joints):
+    photos = data.split(joints)[1]
+    assert np.isinf(metrics.psnr(photos[:2], photos[:2])).all()
+    black, gray = np.zeros((1, 8, 8, 3), np.uint8), np.full((1, 8, 8, 3), 51, np.uint8)  # MSE = 0.2² on [0, 1]
+    assert metrics.psnr(black, gray)[0] == pytest.approx(10 * np.log10(1 / 0.04))
+
+
+def test_frechet_distance_known_values():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 8))
+    a -= a.mean(0)
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(a, a + 0.5) == pytest.approx(8 * 0.25, rel=1e-6)  # only the means differ
+    assert metrics.frechet_distance(a, 2 * a) == pytest.approx(np.trace(np.cov(a, rowvar=False)), rel=1e-6)  # (2σ − σ)² per axis
+    with pytest.raises(ValueError, match="same d"):
+        metrics.frechet_distance(a, a[:, :4])
+
+
+def test_attribute_agreement():
+    pred = {"glasses": np.array([1, 0, 1, 1]), "beard": np.array([0, 0, 1, 1])}
+    truth = {"glasses": np.array([1, 0, 0, 1]), "beard": np.array([0, 1, 1, 1])}
+    assert metrics.attribute_agreement(pred, truth) == {"glasses": 0.75, "beard": 0.75, "all": 0.5}
+
+
+def test_sketch_fidelity_prefers_the_photo_that_was_drawn(joints):
+    sketches, photos = data.split(joints)
+    own = metrics.sketch_fidelity(sketches, photos)
+    other = metrics.sketch_fidelity(sketches, np.roll(photos, 1, axis=0))
+    assert own.shape == (20,) and (own >= 0).all()
+    assert (own < other).mean() >= 0.9 and own.mean() < 0.5 * other.mean()
