@@ -1,9 +1,12 @@
-"""Command line: ``python -m cgan_minimal {train,complete,demo}`` (also the ``cgan-minimal`` script).
+"""Command line: ``python -m cgan_minimal COMMAND`` (also the ``cgan-minimal`` script).
 
-    train     train G and D on joint images (the embedded faces or a folder of joint PNGs)
-    complete  complete held-out sketches with a trained model; write completions.png, metrics.json
-    demo      train the cpu preset on the embedded faces, then complete; the README's main job
-    export    write the small model file (config, D, EMA generator; float16) that completion needs
+    train             train G and D on joint images (the embedded faces or a folder of joint PNGs);
+                      ``--model pix2pix`` trains the baseline instead
+    complete          complete held-out sketches with a trained model; write completions.png, metrics.json
+    demo              train the cpu preset on the embedded faces, then complete; the README's main job
+    export            write the small model file (config, D, EMA generator; float16) that completion needs
+    evaluate          Contextual GAN vs pix2pix on clean and perturbed sketches: table and robustness curves
+    train-classifier  train the attribute classifier that evaluate scores photos with
 """
 
 from __future__ import annotations
@@ -16,35 +19,29 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from . import data, metrics
+from . import attributes, data, evaluate, metrics
+from .evaluate import EvalConfig
 from .figures import save_completions
 from .models import PRESETS, preset
-from .project import ProjectConfig, complete
-from .train import LOSS_FIELDS, TrainConfig, export, load_models, load_training_data, read_checkpoint, read_losses, train
+from .project import ProjectConfig, complete_images
+from .train import (
+    LOSS_FIELDS, MODELS, TrainConfig, export, load_held_out_data, load_models, load_training_data, read_checkpoint, read_losses, train,
+)
 from .utils import atomic_path, pick_device, set_seed
 
 DEFAULT_TRAIN = TrainConfig()
 DEFAULT_PROJECT = ProjectConfig()
+DEFAULT_EVAL = EvalConfig()
+FACE_CLASSES = {attributes.FACE_ATTRIBUTES: attributes.ClassifierConfig().classes}
 
 
-def held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | None, style: str | None = None) -> data.JointData:
-    """Sketches to complete: embedded faces never used for training, or the first n of a folder.
-
-    ``style`` sketches the held-out faces in another style than the model was trained on.
-    """
-    source = path or train_cfg.data
-    if source == "faces":
-        return data.faces_dataset(n, size=size, seed=train_cfg.seed, start=data.HELD_OUT_START, style=style or train_cfg.style)
-    if style:
-        raise ValueError("--style applies to the embedded faces; a folder holds its own sketches")
-    if path is None:  # trained on a folder: its sibling test/ folder, if there is one
-        sibling = Path(train_cfg.data).parent / "test"
-        if not sibling.is_dir():
-            raise ValueError(f"the model was trained on {train_cfg.data}; pass --data with a folder of test joint images")
-        source = str(sibling)
-    return data.load_folder(source, size=size, limit=n)
+def parse_strengths(text: str) -> tuple[float, ...]:
+    """``"0,0.33,0.67,1"`` → (0.0, 0.33, 0.67, 1.0), with a clear error for anything else."""
+    try:
+        return tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--strengths must be comma-separated numbers, got {text!r}") from None
 
 
 def run_completion(
@@ -66,19 +63,11 @@ def run_completion(
         raise ValueError(f"--n must be >= 1, got {n}")
     dev = pick_device(device)
     G, D, model_cfg, train_cfg = load_models(checkpoint, dev, expected=preset(preset_name) if preset_name else None)
-    test = held_out_data(train_cfg, model_cfg.size, n, data_path, style)
+    test = load_held_out_data(train_cfg, model_cfg.size, n, data_path, style)
     set_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
-    results, finals = [], []
-    for i in range(0, len(test), batch_size):
-        y = data.to_tensor(test.images[i : i + batch_size], device=dev)
-        result = complete(G, D, y, cfg, generator=gen)
-        results.append(data.to_image(result.x))
-        finals.append(result.history["contextual"][[0, -1]].cpu())
+    completed, history = complete_images(G, D, test.images, cfg, seed, batch_size, dev)
     seconds = time.perf_counter() - start
-    completed = np.concatenate(results)
-    history = torch.cat(finals, dim=1)
     known_half, unknown_half = (0, 1) if cfg.known == "sketch" else (1, 0)
     truth = data.split(test.images)[unknown_half]
     scores = metrics.ssim(data.split(completed)[unknown_half], truth)
@@ -147,6 +136,36 @@ def export_with_record(checkpoint: str | Path, out: str | Path, half: bool = Tru
     return path
 
 
+def train_classifier(data_spec: str, out: str | Path, cfg, train_size: int = 10000, test_data: str | None = None, test_size: int = 1000) -> dict:
+    """Train the attribute classifier on the embedded faces or a labelled folder; write OUT and OUT.json.
+
+    Held-out accuracy is measured on held-out faces, or on ``test_data`` (default: the folder's
+    sibling ``test/``), and stored in the record. Returns the record.
+    """
+    t0 = time.perf_counter()
+    if data_spec == "faces":
+        train_set = attributes.faces_photos(train_size, cfg.size, seed=cfg.seed)
+        test_set = attributes.faces_photos(test_size, cfg.size, seed=cfg.seed, start=data.HELD_OUT_START)
+    else:
+        train_set = attributes.folder_photos(data_spec, cfg.size, cfg.attributes, limit=train_size or None)
+        test_path = Path(test_data) if test_data else Path(data_spec).parent / "test"
+        if not test_path.is_dir():
+            raise ValueError(f"no test folder {test_path} to measure the classifier on; pass --test-data")
+        test_set = attributes.folder_photos(test_path, cfg.size, cfg.attributes, limit=test_size or None)
+    model = attributes.fit(train_set.photos, train_set.labels, cfg)
+    record = {
+        "command": f"python -m cgan_minimal train-classifier --data {data_spec} --size {cfg.size} --attributes {','.join(cfg.attributes)} "
+                   f"--train-size {train_size} --epochs {cfg.epochs} --seed {cfg.seed} --out {out}",
+        "train": train_set.source,
+        "test": test_set.source,
+        "n_test": len(test_set.photos),
+        "held_out_accuracy": attributes.accuracy(attributes.predict(model, test_set.photos), test_set.labels),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    attributes.save(model, out, record)
+    return record
+
+
 def summary(m: dict) -> str:
     return (
         f"completed {m['n']} sketches in {m['seconds']:.1f} s: SSIM {m['ssim']:.3f} "
@@ -209,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder (checkpoint, samples, losses)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--init-from", default="", help="start from a trained checkpoint (fine-tuning, e.g. on another style with --lr 1e-5)")
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_TRAIN.model, help="contextual (Contextual GAN) or pix2pix (the baseline) (default %(default)s)")
+    p.add_argument("--l1-weight", type=float, default=DEFAULT_TRAIN.l1_weight, help="pix2pix only: weight of the L1 term (default %(default)s)")
     _add_train_args(p, DEFAULT_TRAIN)
 
     p = sub.add_parser("complete", help="complete held-out sketches with a trained model")
@@ -224,6 +245,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint file")
     p.add_argument("--out", required=True, help="the model file to write, e.g. faces_xdog.pt")
     p.add_argument("--full-precision", action="store_true", help="keep float32 weights")
+
+    p = sub.add_parser("evaluate", help="Contextual GAN vs pix2pix on clean and perturbed sketches: a table and robustness curves")
+    p.add_argument("--checkpoint", required=True, help="the Contextual GAN model (run folder or file)")
+    p.add_argument("--baseline", required=True, help="the pix2pix model trained on the same data (train --model pix2pix)")
+    p.add_argument("--out", required=True, help="folder for results.csv, results.md, results.json, robustness.png, examples.png")
+    p.add_argument("--classifier", default=None, help="attribute classifier (default: the shipped one for the embedded faces)")
+    p.add_argument("--data", default=None, help="test images: a folder (default: held out from the training data)")
+    p.add_argument("--strengths", default=",".join(f"{s:g}" for s in DEFAULT_EVAL.strengths), help="perturbation strengths, 0 = clean (default %(default)s)")
+    p.add_argument("--reference", type=int, default=DEFAULT_EVAL.reference, help="real photos for the Fréchet distance (default %(default)s)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default %(default)s)")
+    _add_complete_args(p, n=DEFAULT_EVAL.n)
+    p.set_defaults(iters=200)
+
+    d = attributes.ClassifierConfig()
+    p = sub.add_parser("train-classifier", help="train the attribute classifier that evaluate uses")
+    p.add_argument("--data", default="faces", help="'faces' (embedded) or a folder of joint PNGs with labels.csv (default %(default)s)")
+    p.add_argument("--out", required=True, help="the classifier file to write, e.g. attributes.pt (and its .json record)")
+    p.add_argument("--test-data", default=None, help="labelled folder to measure accuracy on (default: the sibling test/)")
+    p.add_argument("--size", type=int, default=d.size, help="photo side in pixels (default %(default)s)")
+    p.add_argument("--attributes", default=",".join(d.attributes), help="labels to predict; for CelebA e.g. Eyeglasses,No_Beard,Smiling,Male (default %(default)s)")
+    p.add_argument("--train-size", type=int, default=10000, help="training photos, 0 = all of a folder (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
 
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
     p.add_argument("--out", required=True, help="output folder (the run goes to OUT/run)")
@@ -249,6 +293,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             path = export_with_record(args.checkpoint, args.out, half=not args.full_precision)
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        elif args.command == "evaluate":
+            ecfg = EvalConfig(n=args.n, strengths=parse_strengths(args.strengths), reference=args.reference, seed=args.complete_seed)
+            result = evaluate.run(args.checkpoint, args.baseline, args.out, ecfg, _project_cfg(args), args.classifier, args.data, args.device)
+            print(evaluate.markdown_table(result.rows), end="")
+            print(f"wrote results.csv, results.md, results.json, robustness.png and examples.png to {args.out}")
+        elif args.command == "train-classifier":
+            attrs = tuple(a.strip() for a in args.attributes.split(",") if a.strip())
+            classes = FACE_CLASSES.get(attrs) or (2,) * len(attrs)  # a folder's labels are binary (CelebA)
+            ccfg = attributes.ClassifierConfig(size=args.size, attributes=attrs, classes=classes, epochs=args.epochs, seed=args.seed)
+            record = train_classifier(args.data, args.out, ccfg, args.train_size, args.test_data)
+            accuracy = ", ".join(f"{k} {v:.3f}" for k, v in record["held_out_accuracy"].items())
+            print(f"wrote {args.out}: held-out accuracy {accuracy} ({record['n_test']} photos)")
         elif args.command == "demo":
             pcfg = _project_cfg(args)
             if args.n < 1:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -248,3 +249,22 @@ def complete(
     if cfg.keep_z:
         history["z"] = torch.stack(hist_z)
     return Completion(x=blend(y, G_z, M), G_z=G_z, z=z.detach(), history=history, init_loss=init_loss)
+
+
+def complete_images(
+    G: Generator, D: Discriminator, images, cfg: ProjectConfig = ProjectConfig(), seed: int = 0, batch_size: int = 64, device=None,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`complete` for any number of uint8 joint images (N, s, 2s, 3), ``batch_size`` at a time.
+
+    Returns the completed joint images (uint8, the known half as given) and the contextual loss
+    at the first and the last step, (2, N). The initial z come from one generator seeded with
+    ``seed``, so the result depends only on the images, ``cfg`` and ``seed``.
+    """
+    device = device if device is not None else next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    done, losses = [], []
+    for i in range(0, len(images), batch_size):
+        result = complete(G, D, data.to_tensor(images[i : i + batch_size], device=device), cfg, generator=gen)
+        done.append(data.to_image(result.x))
+        losses.append(result.history["contextual"][[0, -1]].cpu())
+    return np.concatenate(done), torch.cat(losses, dim=1)
