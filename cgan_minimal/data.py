@@ -141,12 +141,12 @@ def make_joint(photo: np.ndarray, size: int, style: str = "xdog", **params: floa
     return joint_from_sketch(sketch(photo, style, **params), photo, size)
 
 
-def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0) -> np.ndarray:
+def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0, cfg: xdog.PerturbConfig = xdog.PerturbConfig()) -> np.ndarray:
     """Joint images (N, s, 2s, 3) uint8 with each sketch half redrawn "poorly" by :func:`xdog.perturb`.
 
     The sketch is enlarged to 64 px (the scale :class:`xdog.PerturbConfig` is given at),
-    perturbed there with seed ``(seed, i)`` for image ``i``, and shrunk back with area averaging;
-    the photo half is untouched. Explained in "Contextual GAN vs pix2pix".
+    perturbed there with seed ``(seed, i)`` for image ``i`` (``cfg`` sets how far each distortion
+    goes), and shrunk back with area averaging; the photo half is untouched. Explained in "Contextual GAN vs pix2pix".
     """
     if strength == 0:
         return images.copy()
@@ -156,7 +156,7 @@ def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0) -> np.n
     for i, (sk, photo) in enumerate(zip(sketches, photos)):
         gray = sk[:, :, 0].astype(np.float32) / 255
         big = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_LINEAR) if s != 64 else gray
-        drawn = xdog.perturb(big, strength, seed=(seed, i))
+        drawn = xdog.perturb(big, strength, seed=(seed, i), cfg=cfg)
         out[i] = join(np.repeat(np.round(cv2.resize(drawn, (s, s), interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)[:, :, None], 3, 2), photo)
     return out
 

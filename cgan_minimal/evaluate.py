@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import attributes, data, metrics, pix2pix
-from .figures import grid
+from .figures import grid, save_figure
 from .project import ProjectConfig, complete_images
 from .train import TrainConfig, load_held_out_data, load_models
 from .utils import atomic_path, pick_device, set_seed
@@ -180,14 +180,12 @@ def write_csv(rows: list[dict], path: Path) -> None:
             w.writerows(rows)
 
 
-def plot_robustness(rows: list[dict], path: Path) -> None:
+def robustness_figure(rows: list[dict]):
     """robustness.png: each number against the perturbation strength, one line per method."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: works headless, and displays in a notebook
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(COLUMNS), figsize=(3.0 * len(COLUMNS), 2.8))
+    fig = Figure(figsize=(3.0 * len(COLUMNS), 2.8), layout="tight")
+    axes = fig.subplots(1, len(COLUMNS))
     style = {"contextual_gan": dict(marker="o"), "pix2pix": dict(marker="s"), "real_photo": dict(color="gray", ls="--")}
     for ax, column in zip(axes, COLUMNS):
         for method in METHODS:
@@ -198,10 +196,7 @@ def plot_robustness(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("perturbation strength", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def example_grid(examples: dict[float, dict[str, np.ndarray]]) -> np.ndarray:
@@ -216,13 +211,22 @@ def example_grid(examples: dict[float, dict[str, np.ndarray]]) -> np.ndarray:
     return grid(np.stack(cells), ncol=3 * len(strengths) + 1)
 
 
+def examples_figure(examples: dict[float, dict[str, np.ndarray]]):
+    """examples.png: :func:`example_grid` with a title naming its columns."""
+    from matplotlib.figure import Figure
+
+    table = example_grid(examples)
+    fig = Figure(figsize=(table.shape[1] / 40, table.shape[0] / 40 + 0.4), dpi=100)
+    ax = fig.add_axes([0, 0, 1, table.shape[0] / (table.shape[0] + 16)])
+    ax.imshow(table, interpolation="nearest")
+    ax.axis("off")
+    columns = "   ".join(f"strength {s:g}: sketch | C-GAN | pix2pix" for s in examples)
+    fig.suptitle(columns + "   true photo", fontsize=7, y=0.995)
+    return fig
+
+
 def write(result: Evaluation, out: str | Path) -> dict[str, Path]:
     """Write results.csv, results.md, results.json, robustness.png and examples.png into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("results.csv", "results.md", "results.json", "robustness.png", "examples.png")}
@@ -231,17 +235,8 @@ def write(result: Evaluation, out: str | Path) -> dict[str, Path]:
         tmp.write_text(markdown_table(result.rows))
     with atomic_path(paths["results.json"]) as tmp:
         tmp.write_text(json.dumps({"rows": result.rows, "settings": result.settings}, indent=2, default=str))
-    plot_robustness(result.rows, paths["robustness.png"])
-    table = example_grid(result.examples)
-    strengths = "   ".join(f"strength {s:g}: sketch | C-GAN | pix2pix" for s in result.examples)
-    fig = plt.figure(figsize=(table.shape[1] / 40, table.shape[0] / 40 + 0.4), dpi=100)
-    ax = fig.add_axes([0, 0, 1, table.shape[0] / (table.shape[0] + 16)])
-    ax.imshow(table, interpolation="nearest")
-    ax.axis("off")
-    fig.suptitle(strengths + "   true photo", fontsize=7, y=0.995)
-    with atomic_path(paths["examples.png"]) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(robustness_figure(result.rows), paths["robustness.png"])
+    save_figure(examples_figure(result.examples), paths["examples.png"])
     return paths
 
 

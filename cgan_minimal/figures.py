@@ -48,28 +48,29 @@ def _vgap(s: int, pad: int) -> np.ndarray:
     return np.full((s, pad, 3), 255, np.uint8)
 
 
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)
+
+
 def save_completions(
     path: str | Path, sketches: np.ndarray, completed: np.ndarray, truths: np.ndarray, title: str = ""
 ) -> Path:
     """Write ``completions.png``: each row of triplets is input sketch | completed photo | true photo."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: works headless and leaves a notebook's backend alone
 
     table = completion_table(sketches, completed, truths)
     groups = min(4, len(sketches))
     h, w = table.shape[:2]
-    fig = plt.figure(figsize=(max(4.0, w / 50), h / 50 + 0.8), dpi=100)
+    fig = Figure(figsize=(max(4.0, w / 50), h / 50 + 0.8), dpi=100)
     ax = fig.add_axes([0, 0, 1, h / (h + 40)])
     ax.imshow(table, interpolation="nearest")
     ax.axis("off")
     header = "    ".join(["sketch | completed | true"] * groups)
     fig.suptitle((title + "\n" if title else "") + header, fontsize=9, y=0.995)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def show(images, titles=None, ncol: int | None = None, size: float = 1.6, suptitle: str = ""):
