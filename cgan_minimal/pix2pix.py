@@ -31,7 +31,6 @@ Networks, sized for the project's presets (shapes for ``cpu``, s = 32, width f =
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -41,8 +40,7 @@ from torch import nn
 
 from . import data
 from .models import init_weights
-from .train import Trainer, TrainConfig, check_model_config, ema_decay_at, make_adam, read_checkpoint, update_ema
-from .utils import pick_device, set_seed
+from .train import Trainer, TrainConfig, check_model_config, ema_decay_at, read_checkpoint, update_ema
 
 
 @dataclass(frozen=True)
@@ -158,16 +156,10 @@ class PatchGAN(nn.Module):
 class Pix2PixTrainer(Trainer):
     """:class:`train.Trainer` with pix2pix's networks and step; checkpoints, EMA and resume are shared."""
 
-    @classmethod
-    def create(cls, cfg: TrainConfig) -> "Pix2PixTrainer":
-        cfg.validate()
-        model_cfg = preset(cfg.preset)
-        device = pick_device(cfg.device)
-        set_seed(cfg.seed)
-        G, D = UNet(model_cfg).to(device), PatchGAN(model_cfg).to(device)
-        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-        rng = torch.Generator().manual_seed(cfg.seed)
-        return cls(cfg, model_cfg, G, D, G_ema, make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg), rng, device)
+    @staticmethod
+    def networks(preset_name: str) -> tuple[Pix2PixConfig, UNet, PatchGAN]:
+        model_cfg = preset(preset_name)
+        return model_cfg, UNet(model_cfg), PatchGAN(model_cfg)
 
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1]."""

@@ -193,13 +193,19 @@ class Trainer:
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Trainer":
         cfg.validate()
-        model_cfg = preset(cfg.preset)
         device = pick_device(cfg.device)
         set_seed(cfg.seed)
-        G, D = Generator(model_cfg).to(device), Discriminator(model_cfg).to(device)
+        model_cfg, G, D = cls.networks(cfg.preset)
+        G, D = G.to(device), D.to(device)
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         rng = torch.Generator().manual_seed(cfg.seed)
         return cls(cfg, model_cfg, G, D, G_ema, make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg), rng, device)
+
+    @staticmethod
+    def networks(preset_name: str) -> tuple[ModelConfig, Generator, Discriminator]:
+        """The preset's config and freshly initialised G and D (pix2pix's trainer has its own)."""
+        model_cfg = preset(preset_name)
+        return model_cfg, Generator(model_cfg), Discriminator(model_cfg)
 
     # ------------------------------------------------------------ one step
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:

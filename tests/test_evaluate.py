@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from cgan_minimal import attributes, evaluate, train
+from cgan_minimal import attributes, data, evaluate, train
 from cgan_minimal.cli import main
+from cgan_minimal.project import ProjectConfig
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,26 @@ def test_evaluate_refuses_mismatched_models(tiny_run, tiny_baseline, tiny_classi
     assert main(["evaluate", "--checkpoint", str(tiny_run), "--baseline", str(tiny_baseline), *args[:-4], "--n", "3"]) == 2
     assert "needs more photos than the classifier's 4 features" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_evaluate_on_folder_data_uses_its_labels(tmp_path):
+    """The CelebA path: models trained on a folder, its test/ sibling, labels.csv attributes."""
+    for split, n in (("train", 64), ("test", 8)):
+        faces = data.faces_dataset(n, size=32, start=0 if split == "train" else data.HELD_OUT_START)
+        data.save_folder(faces, tmp_path / split)
+        rows = "".join(f"{i:06d}.png,{1 if g else -1}\n" for i, g in enumerate(faces.labels["glasses"]))
+        (tmp_path / split / "labels.csv").write_text("file,Eyeglasses\n" + rows)
+    runs = {model: tmp_path / model for model in ("contextual", "pix2pix")}
+    for model, out in runs.items():
+        cfg = train.TrainConfig(model=model, preset="tiny", data=str(tmp_path / "train"), train_size=0, epochs=1, batch_size=32, device="cpu")
+        train.train(cfg, out, progress=False)
+    photos = attributes.folder_photos(tmp_path / "train", 32, ("Eyeglasses",))
+    clf = attributes.fit(photos.photos, photos.labels, attributes.ClassifierConfig(attributes=("Eyeglasses",), classes=(2,), features=4, epochs=1))
+    clf_path = attributes.save(clf, tmp_path / "clf.pt")
+    with pytest.raises(ValueError, match="pass --classifier"):
+        evaluate.load(runs["contextual"], runs["pix2pix"])
+    result = evaluate.run(runs["contextual"], runs["pix2pix"], tmp_path / "out", evaluate.EvalConfig(n=8, strengths=(0.0, 0.5), reference=16),
+                          ProjectConfig(iters=3, init_candidates=2), classifier=clf_path, device="cpu")
+    assert result.settings["data"].endswith("test") and result.settings["n"] == 8
+    assert {r["method"] for r in result.rows} == set(evaluate.METHODS) and "attr_Eyeglasses" in result.rows[0]
+    assert (tmp_path / "out" / "results.md").is_file()
