@@ -195,7 +195,7 @@ def robustness_figure(rows: list[dict]):
         ax.set_title(HEADERS[column], fontsize=9)
         ax.set_xlabel("perturbation strength", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7)
+    axes[COLUMNS.index("attributes")].legend(fontsize=7)  # the panel that has all three lines
     return fig
 
 
