@@ -141,7 +141,7 @@ class PatchGAN(nn.Module):
         f, k, pad = cfg.ndf, cfg.d_kernel, 1
         layers = [nn.Conv2d(2 * cfg.channels, f, k, 2, pad), nn.LeakyReLU(0.2, True)]  # (B, 32, 16, 16)
         c = f
-        for n in range(1, cfg.d_layers):
+        for _ in range(1, cfg.d_layers):
             layers += [nn.Conv2d(c, 2 * c, k, 2, pad, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True)]
             c *= 2
         layers += [nn.Conv2d(c, 2 * c, k, 1, pad, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True)]  # (B, 64, 16, 16)
