@@ -32,9 +32,10 @@ import numpy as np
 
 from . import attributes, data, metrics, pix2pix
 from .figures import grid, save_figure
+from .models import Discriminator, Generator
 from .project import ProjectConfig, complete_images
 from .train import TrainConfig, load_held_out_data, load_models
-from .utils import atomic_path, pick_device, set_seed
+from .utils import atomic_path, pick_device
 
 METHODS = ("contextual_gan", "pix2pix", "real_photo")
 COLUMNS = ("ssim", "psnr", "attributes", "realism_fd", "fidelity_kl")  # the table's numbers, in order
@@ -65,9 +66,9 @@ class EvalConfig:
 class Models:
     """The two models being compared and the classifier that scores them."""
 
-    G: object  # Contextual GAN's generator …
-    D: object  # … and discriminator
-    G_pix2pix: object  # pix2pix's U-Net
+    G: Generator  # Contextual GAN's generator …
+    D: Discriminator  # … and discriminator
+    G_pix2pix: pix2pix.UNet  # pix2pix's generator
     classifier: attributes.AttributeClassifier
     train_cfg: TrainConfig  # Contextual GAN's training settings: data, style, seed
     size: int
@@ -141,7 +142,6 @@ def evaluate(models: Models, cfg: EvalConfig = EvalConfig(), project_cfg: Projec
     for strength in cfg.strengths:
         y = data.perturb_sketches(test.images, strength, cfg.seed)
         sketches = data.split(y)[0]
-        set_seed(cfg.seed)
         t0 = time.perf_counter()
         photos = {"contextual_gan": data.split(complete_images(models.G, models.D, y, project_cfg, cfg.seed, cfg.batch_size, device)[0])[1]}
         seconds = {"contextual_gan": time.perf_counter() - t0}
