@@ -40,7 +40,7 @@ from torch import nn
 
 from . import data
 from .models import init_weights
-from .train import Trainer, TrainConfig, check_model_config, ema_decay_at, read_checkpoint, update_ema
+from .train import Trainer, TrainConfig, check_model_config, read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -186,16 +186,7 @@ class Pix2PixTrainer(Trainer):
             loss_G = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen)) + self.cfg.l1_weight * (fake - p).abs().mean()
             loss_G.backward()
             self.opt_G.step()
-        if self.cfg.ema_decay:
-            update_ema(self.G_ema, G, ema_decay_at(self.ema_steps, self.cfg.ema_decay))
-        self.steps += 1
-        self.ema_steps += 1
-        return {
-            "loss_D": loss_D.detach(),
-            "loss_G": loss_G.detach(),
-            "D_x": torch.sigmoid(logit_real.detach()).mean(),
-            "D_G_z": torch.sigmoid(logit_fake.detach()).mean(),
-        }
+        return self.end_step(loss_D, loss_G, logit_real, logit_fake)
 
     def completion_generator(self) -> UNet:
         """The EMA generator (nothing to re-estimate: InstanceNorm keeps no statistics), or G."""

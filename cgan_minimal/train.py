@@ -240,8 +240,12 @@ class Trainer:
             loss_G = F.binary_cross_entropy_with_logits(logit_gen, ones)
             loss_G.backward()
             self.opt_G.step()
+        return self.end_step(loss_D, loss_G, logit_real, logit_fake)
+
+    def end_step(self, loss_D, loss_G, logit_real, logit_fake) -> dict[str, torch.Tensor]:
+        """After both updates: move the EMA of G, count the step, return what losses.csv records."""
         if self.cfg.ema_decay:
-            update_ema(self.G_ema, G, ema_decay_at(self.ema_steps, self.cfg.ema_decay))
+            update_ema(self.G_ema, self.G, ema_decay_at(self.ema_steps, self.cfg.ema_decay))
         self.steps += 1
         self.ema_steps += 1
         return {
