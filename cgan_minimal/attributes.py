@@ -232,5 +232,8 @@ def class_labels(dataset: data.JointData, attributes: tuple[str, ...]) -> dict[s
     labels = face_labels(dataset.labels) if "mouth_curve" in dataset.labels else dataset.labels
     missing = [a for a in attributes if a not in labels]
     if missing:
-        raise ValueError(f"{dataset.source} has no labels for {', '.join(missing)} (has: {', '.join(labels) or 'none'})")
+        raise ValueError(
+            f"{dataset.source} has no labels for {', '.join(missing)} (has: {', '.join(labels) or 'none'}; "
+            "a folder's labels.csv needs an integer column per attribute and a row for every image)"
+        )
     return {a: np.where(labels[a] < 0, 0, labels[a]).astype(np.int64) for a in attributes}

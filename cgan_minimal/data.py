@@ -246,23 +246,21 @@ def load_folder(path: str | Path, size: int | None = None, limit: int | None = N
 
 def read_labels(folder: Path, files: list[Path]) -> dict[str, np.ndarray]:
     """The integer columns of ``folder/labels.csv`` (``file,<name>,…``; e.g. CelebA's attributes, −1/1)
-    for ``files``, in their order; {} when there is no labels.csv."""
+    for ``files``, in their order. Labels are optional: {} when there is no labels.csv or it lacks
+    a row for some file (e.g. the unlabelled test images of Stanford Cars); other columns are skipped."""
     path = folder / "labels.csv"
     if not path.is_file():
         return {}
     with open(path, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
-    missing = [p.name for p in files if p.name not in rows]
-    if missing:
-        raise ValueError(f"{path} has no row for {missing[0]}" + (f" and {len(missing) - 1} more files" if len(missing) > 1 else ""))
+    if any(p.name not in rows for p in files):
+        return {}
     labels = {}
     for name in next(iter(rows.values()), {}):
-        if name == "file":
-            continue
         try:
             labels[name] = np.array([int(rows[p.name][name]) for p in files], np.int64)
-        except ValueError:
-            raise ValueError(f"{path}: column {name!r} must hold integers") from None
+        except (TypeError, ValueError):  # "file" itself, or a column that is not a class label
+            continue
     return labels
 
 

@@ -127,6 +127,7 @@ def test_load_folder_reads_labels_csv(tmp_path):
     (tmp_path / "labels.csv").write_text("file,Eyeglasses,Smiling\n000000.png,1,-1\n000001.png,-1,-1\n000002.png,-1,1\n")
     loaded = data.load_folder(tmp_path, size=32)
     assert loaded.labels["Eyeglasses"].tolist() == [1, -1, -1] and loaded.labels["Smiling"].tolist() == [-1, -1, 1]
-    (tmp_path / "labels.csv").write_text("file,Eyeglasses\n000000.png,1\n")
-    with pytest.raises(ValueError, match="no row for 000001.png"):
-        data.load_folder(tmp_path, size=32)
+    (tmp_path / "labels.csv").write_text("file,class,box\n000000.png,3,0.5\n000001.png,1,0.25\n000002.png,2,1.0\n")
+    assert list(data.load_folder(tmp_path, size=32).labels) == ["class"]  # a non-integer column is not a label
+    (tmp_path / "labels.csv").write_text("file,class\n000000.png,3\n")  # unlabelled images (Stanford Cars' test split)
+    assert data.load_folder(tmp_path, size=32).labels == {}
