@@ -32,10 +32,10 @@ benchmark: $(VENV)/.installed
 MODELS := cgan_minimal/pretrained
 FINE_TUNE_EPOCHS ?= 10
 pretrained: $(VENV)/.installed
-	$(PY) -m cgan_minimal train --preset cpu --train-size 10000 --epochs 40 --seed 0 --g-steps 2 --out runs/faces_xdog
+	$(PY) -m cgan_minimal train --preset cpu --recipe dcgan --train-size 10000 --epochs 40 --seed 0 --g-steps 2 --out runs/faces_xdog
 	$(PY) -m cgan_minimal export --checkpoint runs/faces_xdog --out $(MODELS)/faces_xdog.pt
 	$(PY) -m cgan_minimal complete --checkpoint $(MODELS)/faces_xdog.pt --n 64 --iters 200 --out $(MODELS)/faces_xdog
-	$(PY) -m cgan_minimal train --preset cpu --train-size 10000 --epochs $(FINE_TUNE_EPOCHS) --seed 0 --g-steps 2 \
+	$(PY) -m cgan_minimal train --preset cpu --recipe dcgan --train-size 10000 --epochs $(FINE_TUNE_EPOCHS) --seed 0 --g-steps 2 \
 	    --style xdog,photocopy,fdog --init-from runs/faces_xdog --lr 1e-5 --out runs/faces_multistyle
 	$(PY) -m cgan_minimal export --checkpoint runs/faces_multistyle --out $(MODELS)/faces_multistyle.pt
 	$(PY) -m cgan_minimal complete --checkpoint $(MODELS)/faces_multistyle.pt --n 64 --iters 200 --out $(MODELS)/faces_multistyle

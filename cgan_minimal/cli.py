@@ -19,14 +19,15 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import attributes, data, evaluate, metrics
 from .evaluate import EvalConfig
 from .figures import save_completions
-from .models import PRESETS, preset
+from .models import D_NORMS, PRESETS, preset
 from .project import ProjectConfig, complete_images
 from .train import (
-    LOSS_FIELDS, MODELS, TrainConfig, export, load_held_out_data, load_models, load_training_data, read_checkpoint, read_losses, train,
+    LOSS_FIELDS, LOSSES, MODELS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data, read_checkpoint, read_losses, train,
 )
 from .utils import atomic_path, pick_device, set_seed
 
@@ -48,7 +49,7 @@ def run_completion(
     checkpoint: str | Path, out: str | Path, n: int = 64, cfg: ProjectConfig = DEFAULT_PROJECT,
     data_path: str | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
     preset_name: str | None = None, train_set: data.JointData | None = None, style: str | None = None,
-    with_baselines: bool = True,
+    with_baselines: bool = True, classifier: str | None = None,
 ) -> dict:
     """Complete ``n`` held-out sketches, write ``out/completions.png`` and ``out/metrics.json``.
 
@@ -56,7 +57,9 @@ def run_completion(
     ``preset_name`` makes sure the checkpoint is of that preset; ``train_set`` saves re-reading
     the training data for the baselines; ``style`` draws the held-out faces' sketches in another
     style than the model was trained on; ``with_baselines=False`` skips the two baselines (which
-    need the training set).
+    need the training set). For sketch → photo, ``completion_quality`` (diversity, nearest-own
+    rate, attributes kept; :func:`metrics.completion_quality`) is read by ``classifier``, by
+    default the shipped one for the embedded faces.
     """
     cfg.validate()
     if n < 1:
@@ -79,6 +82,12 @@ def run_completion(
         else:
             test_b, train_b = test.images, train_set.images
         base = metrics.baselines(test_b, train_b)
+    if cfg.known == "sketch":
+        clf = attributes.load(classifier) if classifier else default_classifier(train_cfg)
+        labels = None  # true classes from the data's labels where it has them all, else the classifier reads the true photos
+        if clf is not None and all(a in attributes.class_labels_available(test) for a in clf.cfg.attributes):
+            labels = attributes.class_labels(test, clf.cfg.attributes)
+        base["completion_quality"] = metrics.completion_quality(data.split(completed)[1], truth, labels, clf)
     result = {
         "ssim": float(scores.mean()),
         **base,
@@ -103,12 +112,13 @@ def run_completion(
 
 
 def train_command(cfg: TrainConfig, out: str) -> str:
-    """The ``train`` command line that reproduces ``cfg`` (settings that differ from the defaults)."""
-    args = [f"--preset {cfg.preset}", f"--train-size {cfg.train_size}", f"--epochs {cfg.epochs}", f"--seed {cfg.seed}"]
-    shown = {"preset", "train_size", "epochs", "seed", "device"}
+    """The ``train`` command line that reproduces ``cfg`` (settings that differ from its recipe's defaults)."""
+    args = [f"--preset {cfg.preset}", f"--recipe {cfg.recipe}", f"--train-size {cfg.train_size}", f"--epochs {cfg.epochs}", f"--seed {cfg.seed}"]
+    shown = {"preset", "recipe", "train_size", "epochs", "seed", "device"}
+    defaults = TrainConfig(recipe=cfg.recipe)
     for f in fields(TrainConfig):
         value = getattr(cfg, f.name)
-        if f.name not in shown and value != getattr(DEFAULT_TRAIN, f.name):
+        if f.name not in shown and value != getattr(defaults, f.name):
             args.append(f"--{f.name.replace('_', '-')} {value}")
     return " ".join(["python -m cgan_minimal train", *args, f"--out {out}"])
 
@@ -153,13 +163,15 @@ def train_classifier(data_spec: str, out: str | Path, cfg, train_size: int = 100
             raise ValueError(f"no test folder {test_path} to measure the classifier on; pass --test-data")
         test_set = attributes.folder_photos(test_path, cfg.size, cfg.attributes, limit=test_size or None)
     model = attributes.fit(train_set.photos, train_set.labels, cfg)
+    blurred = data.to_image(attributes.blur(data.to_tensor(test_set.photos), torch.ones(len(test_set.photos))))
     record = {
         "command": f"python -m cgan_minimal train-classifier --data {data_spec} --size {cfg.size} --attributes {','.join(cfg.attributes)} "
-                   f"--train-size {train_size} --epochs {cfg.epochs} --seed {cfg.seed} --out {out}",
+                   f"--train-size {train_size} --epochs {cfg.epochs} --blur {cfg.blur} --seed {cfg.seed} --out {out}",
         "train": train_set.source,
         "test": test_set.source,
         "n_test": len(test_set.photos),
         "held_out_accuracy": attributes.accuracy(attributes.predict(model, test_set.photos), test_set.labels),
+        "held_out_accuracy_blurred": attributes.accuracy(attributes.predict(model, blurred), test_set.labels),  # σ = 1 px
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
     attributes.save(model, out, record)
@@ -167,10 +179,18 @@ def train_classifier(data_spec: str, out: str | Path, cfg, train_size: int = 100
 
 
 def summary(m: dict) -> str:
-    return (
+    line = (
         f"completed {m['n']} sketches in {m['seconds']:.1f} s: SSIM {m['ssim']:.3f} "
         f"(nearest neighbour {m['ssim_nearest_neighbour']:.3f}, mean photo {m['ssim_mean_photo']:.3f})"
     )
+    q = m.get("completion_quality")
+    if q:
+        line += f"\ncompletions: diversity {q['diversity']:.2f}, nearest their own photo {q['nearest_own']:.2f}"
+        kept = {k: a["kept"] for k, a in q.get("attributes", {}).items() if a.get("kept") is not None}
+        line += "".join(f", {k} kept {v:.2f}" for k, v in kept.items())
+        if "hair_style" in q.get("attributes", {}):
+            line += f", hair style agrees {q['attributes']['hair_style']['agreement']:.2f}"
+    return line
 
 
 # ---------------------------------------------------------------- argument parsing
@@ -187,6 +207,18 @@ def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, mps (default %(default)s)")
     p.add_argument("--style", default=defaults.style, help="sketch style of the embedded faces: xdog, photocopy, fdog or a mix such as xdog,fdog (default %(default)s)")
+    p.add_argument("--eval-every", type=int, default=0, help="measure sample quality every k epochs (always after the last; default: last only)")
+    p.add_argument("--classifier", default=None, help="attribute classifier for the sample quality (default: the shipped one for the embedded faces)")
+    r = p.add_argument_group("recipe", "the training recipe; each option below overrides the recipe's value")
+    r.add_argument("--recipe", choices=list(RECIPES), default=defaults.recipe,
+                   help="dcgan: the paper's DCGAN; r1: DCGAN + lazy R1 on real images (default %(default)s)")
+    r.add_argument("--loss", choices=list(LOSSES), default=None, help="nonsat (BCE, the paper) or hinge")
+    r.add_argument("--r1-gamma", type=float, default=None, help="γ of the R1 penalty on real images, 0 = off")
+    r.add_argument("--r1-every", type=int, default=None, help="apply R1 every k D steps (lazy regularisation)")
+    r.add_argument("--lr-D-mult", type=float, default=None, help="D's learning rate = lr × this (two time-scale rule)")
+    r.add_argument("--d-norm", choices=list(D_NORMS), default=None, help="D's normalisation: bn (paper), sn, sn+bn, none")
+    r.add_argument("--mbstd", type=int, default=None, help="group size of D's minibatch standard-deviation layer, 0 = none")
+    r.add_argument("--augment", default=None, help="DiffAugment on D's inputs: a mix of translation,cutout,color; '' = none")
 
 
 def _add_complete_args(p: argparse.ArgumentParser, n: int) -> None:
@@ -211,8 +243,10 @@ def _project_cfg(a: argparse.Namespace) -> ProjectConfig:
 
 
 def _train_cfg(a: argparse.Namespace, data_spec: str) -> TrainConfig:
+    """TrainConfig from the options: the recipe's fields, then every option given on the command line."""
     names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(a).items() if k in names and k != "data"}, data=data_spec).validate()
+    given = {k: v for k, v in vars(a).items() if k in names and k != "data" and v is not None}
+    return TrainConfig(**given, data=data_spec).validate()
 
 
 # Demo defaults: sized so that training plus completing 64 sketches fits in about 10 minutes on 2 CPU cores.
@@ -267,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attributes", default=",".join(d.attributes), help="labels to predict; for CelebA e.g. Eyeglasses,No_Beard,Smiling,Male (default %(default)s)")
     p.add_argument("--train-size", type=int, default=10000, help="training photos, 0 = all of a folder (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default %(default)s)")
+    p.add_argument("--blur", type=float, default=d.blur, help="blur augmentation: max σ in pixels, 0 = off (default %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
 
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
@@ -283,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             cfg = _train_cfg(args, args.data)
             t0 = time.perf_counter()
-            train(cfg, args.out, resume=args.resume)
+            train(cfg, args.out, resume=args.resume, eval_every=args.eval_every, classifier=args.classifier)
             print(f"trained {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s; checkpoint in {Path(args.out) / 'checkpoint.pt'}")
         elif args.command == "complete":
             m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed,
@@ -301,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train-classifier":
             attrs = tuple(a.strip() for a in args.attributes.split(",") if a.strip())
             classes = FACE_CLASSES.get(attrs) or (2,) * len(attrs)  # a folder's labels are binary (CelebA)
-            ccfg = attributes.ClassifierConfig(size=args.size, attributes=attrs, classes=classes, epochs=args.epochs, seed=args.seed)
+            ccfg = attributes.ClassifierConfig(size=args.size, attributes=attrs, classes=classes, epochs=args.epochs, blur=args.blur, seed=args.seed)
             record = train_classifier(args.data, args.out, ccfg, args.train_size, args.test_data)
             accuracy = ", ".join(f"{k} {v:.3f}" for k, v in record["held_out_accuracy"].items())
             print(f"wrote {args.out}: held-out accuracy {accuracy} ({record['n_test']} photos)")
@@ -313,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out)
             t0 = time.perf_counter()
             train_set = load_training_data(cfg, preset(cfg.preset).size)
-            train(cfg, out / "run", dataset=train_set)
+            train(cfg, out / "run", dataset=train_set, eval_every=args.eval_every, classifier=args.classifier)
             t_train = time.perf_counter() - t0
             m = run_completion(out / "run", out, args.n, pcfg, None, args.complete_seed, device=args.device, train_set=train_set)
             print(f"trained {cfg.epochs} epochs on {cfg.train_size} faces in {t_train:.0f} s")

@@ -33,6 +33,7 @@ from .xdog import STYLES, sketch
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 METADATA_FILES = ("manifest.json", "labels.csv")  # allowed beside the images in a dataset folder
 HELD_OUT_START = 1_000_000  # embedded faces from this index on are never used for training
+REFERENCE_START = HELD_OUT_START + 500_000  # held-out faces that realism measures compare with (not test sketches)
 
 
 # ---------------------------------------------------------------- the joint-image convention

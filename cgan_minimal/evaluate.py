@@ -34,13 +34,12 @@ from . import attributes, data, metrics, pix2pix
 from .figures import grid, save_figure
 from .models import Discriminator, Generator
 from .project import ProjectConfig, complete_images
-from .train import TrainConfig, load_held_out_data, load_models
+from .train import TrainConfig, load_held_out_data, load_models, reference_photos
 from .utils import atomic_path, pick_device
 
 METHODS = ("contextual_gan", "pix2pix", "real_photo")
 COLUMNS = ("ssim", "psnr", "attributes", "realism_fd", "fidelity_kl")  # the table's numbers, in order
 HEADERS = {"ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "attributes": "attributes ↑", "realism_fd": "realism FD ↓", "fidelity_kl": "fidelity KL ↓"}
-REFERENCE_START = data.HELD_OUT_START + 500_000  # the FD's real photos: held-out faces other than the test ones
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,6 @@ def load(checkpoint, baseline, classifier=None, device="cpu") -> Models:
     return Models(G, D, G_p, attributes.load(classifier, expected_size=model_cfg.size), train_cfg, model_cfg.size)
 
 
-def reference_photos(models: Models, n: int) -> np.ndarray:
-    """Real photos for the FD: held-out faces other than the test ones, or the training folder's first n."""
-    cfg = models.train_cfg
-    if cfg.data == "faces":
-        return data.split(data.faces_dataset(n, size=models.size, seed=cfg.seed, start=REFERENCE_START).images)[1]
-    return data.split(data.load_folder(cfg.data, size=models.size, limit=n).images)[1]
-
-
 def score(clf, photos, truth, labels, sketches, reference_features, styles) -> dict[str, float]:
     """The five numbers of one method on one set (uint8 photos, truths and input sketches, (N, s, s, 3))."""
     agree = metrics.attribute_agreement(attributes.predict(clf, photos), labels)
@@ -136,7 +127,7 @@ def evaluate(models: Models, cfg: EvalConfig = EvalConfig(), project_cfg: Projec
     labels = attributes.class_labels(test, models.classifier.cfg.attributes)
     mix = data.parse_styles(models.train_cfg.style) if test.source.startswith("faces") else ["xdog"]
     styles = [mix[(data.HELD_OUT_START + i) % len(mix)] for i in range(len(test))]  # the style each test sketch was drawn in
-    ref = attributes.features(models.classifier, reference_photos(models, cfg.reference))
+    ref = attributes.features(models.classifier, reference_photos(models.train_cfg, models.size, cfg.reference))
     device = next(models.G.parameters()).device
     rows, examples = [], {}
     for strength in cfg.strengths:

@@ -151,3 +151,99 @@ def sketch_fidelity(sketches: np.ndarray, photos: np.ndarray, style: str | list[
     p = to_probability(data.to_tensor(sketches), eps)
     q = to_probability(data.to_tensor(resketch(photos, style)), eps)
     return kl_bernoulli(p, q).flatten(1).mean(1).numpy().astype(np.float64)
+
+
+# ---------------------------------------------------------------- chapter "Training the GAN": mode collapse
+def mean_pairwise_distance(photos: np.ndarray, n: int = 200) -> float:
+    """Mean absolute pixel difference (0–255) over all pairs of the first ``n`` uint8 photos."""
+    x = np.asarray(photos[:n], np.float32).reshape(min(n, len(photos)), -1)
+    if len(x) < 2:
+        raise ValueError(f"mean_pairwise_distance needs >= 2 photos, got {len(x)}")
+    d = [np.abs(x[i + 1 :] - x[i]).mean(1) for i in range(len(x) - 1)]
+    return float(np.concatenate(d).mean())
+
+
+def _classifier_size(photos: np.ndarray, size: int) -> np.ndarray:
+    """uint8 photos resized (area interpolation) to the classifier's side, if they differ."""
+    if photos.shape[1] == size:
+        return photos
+    return np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in photos])
+
+
+def class_rates(predicted: np.ndarray, classes: int) -> np.ndarray:
+    """The fraction of photos in each class: a histogram that sums to 1, shape (classes,)."""
+    return np.bincount(predicted, minlength=classes)[:classes] / max(1, len(predicted))
+
+
+def coverage(sample_rates: np.ndarray, data_rates: np.ndarray) -> float:
+    """The fraction of the data's classes that the samples produce at >= half their data rate."""
+    present = data_rates > 0
+    return float((sample_rates[present] >= 0.5 * data_rates[present]).mean())
+
+
+def sample_quality(samples: np.ndarray, reference: np.ndarray, classifier=None) -> dict:
+    """How well a generator covers the data: its sample photos against held-out real photos.
+
+    Both are uint8 (N, s, s, 3). Always: ``diversity``, the mean pairwise distance of the samples
+    over that of the real photos (≈ 1 for a generator that varies as much as the data, → 0 under
+    mode collapse). With the attribute classifier of :mod:`cgan_minimal.attributes`:
+
+    - ``fd``: the Fréchet distance between the classifier's features of both sets;
+    - per attribute, the class rates of the samples and of the real photos (both as the
+      classifier reads them) and ``coverage``: the fraction of classes sampled at >= half their
+      data rate (1 = every hair style is there; 1/6 for a generator that draws one style).
+
+    Explained in "Training the GAN".
+    """
+    out = {"n": len(samples), "n_reference": len(reference),
+           "diversity": mean_pairwise_distance(samples) / mean_pairwise_distance(reference)}
+    if classifier is None:
+        return out
+    from . import attributes  # attributes imports data only; kept local so metrics stays light to import
+
+    size = classifier.cfg.size
+    samples, reference = _classifier_size(samples, size), _classifier_size(reference, size)
+    out["fd"] = frechet_distance(attributes.features(classifier, samples), attributes.features(classifier, reference))
+    pred_s, pred_r = attributes.predict(classifier, samples), attributes.predict(classifier, reference)
+    out["attributes"] = {}
+    for name, k in zip(classifier.cfg.attributes, classifier.cfg.classes):
+        rs, rr = class_rates(pred_s[name], k), class_rates(pred_r[name], k)
+        out["attributes"][name] = {"samples": rs.round(4).tolist(), "data": rr.round(4).tolist(), "coverage": coverage(rs, rr)}
+    return out
+
+
+def completion_quality(completed: np.ndarray, truth: np.ndarray, labels: dict[str, np.ndarray] | None = None, classifier=None) -> dict:
+    """Do completions follow their sketches? Completed and true photos, uint8 (N, s, s, 3).
+
+    - ``diversity``: mean pairwise distance of the completed photos over that of the true ones;
+    - ``nearest_own``: how often a completion is nearer (L2) to its own true photo than to any
+      other true photo of the set (chance: 1/N);
+    - with the classifier: per attribute, ``agreement`` (predicted class of the completion = the
+      true class) and, for two-class attributes, ``kept``: among the faces that have it (class 1),
+      the fraction whose completion has it too. True classes are ``labels`` if given, else the
+      classifier's reading of the true photos.
+
+    Explained in "Training the GAN".
+    """
+    if completed.shape != truth.shape:
+        raise ValueError(f"completion_quality: shapes differ, {completed.shape} vs {truth.shape}")
+    own = nearest_index(completed, truth) == np.arange(len(truth))
+    out = {"n": len(truth), "diversity": mean_pairwise_distance(completed) / mean_pairwise_distance(truth),
+           "nearest_own": float(own.mean())}
+    if classifier is None:
+        return out
+    from . import attributes
+
+    size = classifier.cfg.size
+    pred = attributes.predict(classifier, _classifier_size(completed, size))
+    true = labels if labels is not None else attributes.predict(classifier, _classifier_size(truth, size))
+    out["attributes"] = {}
+    for name, k in zip(classifier.cfg.attributes, classifier.cfg.classes):
+        t = np.asarray(true[name])
+        entry = {"agreement": float((pred[name] == t).mean())}
+        if k == 2:
+            has = t == 1
+            entry["kept"] = float((pred[name][has] == 1).mean()) if has.any() else None
+            entry["n_with"] = int(has.sum())
+        out["attributes"][name] = entry
+    return out

@@ -14,6 +14,20 @@ Discriminator (LeakyReLU slope 0.2, BN on layers 2–4, no BN on the input layer
     x → [Conv 5×5 stride 2] × 4  (f, 2f, 4f, 8f channels; s × 2s → s/16 × s/8)
       → Linear(8f · s/16 · s/8 → 1)               (a logit; D(x) = sigmoid(logit))
 
+Two options of D, off in the paper's DCGAN and used by the training recipes of ``train.py``
+(chapter "Training the GAN", where they are measured against mode collapse):
+
+- ``d_norm``: ``"bn"`` (the paper), ``"sn"`` — spectral normalisation of every weight
+  (Miyato et al. 2018: each W is divided by its largest singular value σ(W), estimated by one
+  power iteration per step, so D is 1-Lipschitz per layer) and no BN —, ``"sn+bn"`` or ``"none"``;
+- ``mbstd``: a minibatch standard-deviation layer before the last layer (Karras et al. 2018,
+  "Progressive growing of GANs", §3): in groups of ``mbstd`` images, the standard deviation of
+  every feature over the group, averaged to one number and appended as an extra channel,
+
+      σ = mean_{c,h,w} sqrt(Var_group(x_{c,h,w}) + 1e-8),
+
+  so D can see that a batch of fakes looks alike, which G then has to avoid.
+
 The paper's text says "five up-sampling layers"; four stride-2 layers are what take 4 × 8 to
 64 × 128, and what the authors' code uses. All weights start from N(0, 0.02) (BN scales from
 N(1, 0.02)), as in DCGAN.
@@ -27,6 +41,9 @@ import torch
 from torch import nn
 
 
+D_NORMS = ("bn", "sn", "sn+bn", "none")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shapes of G and D. ``PRESETS`` holds the paper's values and two small CPU variants."""
@@ -36,10 +53,16 @@ class ModelConfig:
     ngf: int = 64  # f for G: channels of its last hidden layer; the first has 8f (paper: 64)
     ndf: int = 64  # f for D: channels of its first layer; the last has 8f (paper: 64)
     channels: int = 3  # RGB
+    d_norm: str = "bn"  # D's normalisation: bn (paper), sn (spectral norm, no BN), sn+bn, none
+    mbstd: int = 0  # group size of D's minibatch standard-deviation layer; 0 = none (paper)
 
     def __post_init__(self):
         if self.size % 16 or self.size < 16:
             raise ValueError(f"ModelConfig.size must be a multiple of 16 (four stride-2 layers), got {self.size}")
+        if self.d_norm not in D_NORMS:
+            raise ValueError(f"ModelConfig.d_norm must be one of {', '.join(D_NORMS)}, got {self.d_norm!r}")
+        if self.mbstd < 0 or self.mbstd == 1:
+            raise ValueError(f"ModelConfig.mbstd is a group size >= 2, or 0 for none; got {self.mbstd}")
 
     @property
     def joint_shape(self) -> tuple[int, int, int]:
@@ -108,6 +131,26 @@ class Generator(nn.Module):
         return self.net(self.project(z).view(-1, *self.start_shape))
 
 
+class MinibatchStd(nn.Module):
+    """Append the minibatch standard deviation as one extra channel (Karras et al. 2018, §3).
+
+    (B, C, H, W) → (B, C + 1, H, W). The batch is split into groups of ``group`` images (the
+    whole batch if it does not divide); each image gets its group's σ.
+    """
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = self.group if b % self.group == 0 else b
+        y = x.view(g, b // g, c, h, w)  # group j: images j, j + B/g, j + 2B/g, …
+        sigma = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))  # (B/g,)
+        sigma = sigma.repeat(g).view(b, 1, 1, 1).expand(b, 1, h, w)  # (B, 1, H, W)
+        return torch.cat([x, sigma], 1)
+
+
 class Discriminator(nn.Module):
     """D(x): joint images (B, 3, s, 2s) → logits (B,); D(x) = sigmoid(logit). Shapes for the paper preset."""
 
@@ -115,15 +158,25 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         f = cfg.ndf
+
+        def norm(c):
+            return nn.BatchNorm2d(c) if cfg.d_norm in ("bn", "sn+bn") else nn.Identity()
+
+        extra = 1 if cfg.mbstd else 0
         self.net = nn.Sequential(
             nn.Conv2d(cfg.channels, f, 5, 2, 2), nn.LeakyReLU(0.2, True),  # (B, 64, 32, 64)
-            down(f, 2 * f), nn.BatchNorm2d(2 * f), nn.LeakyReLU(0.2, True),  # (B, 128, 16, 32)
-            down(2 * f, 4 * f), nn.BatchNorm2d(4 * f), nn.LeakyReLU(0.2, True),  # (B, 256, 8, 16)
-            down(4 * f, 8 * f), nn.BatchNorm2d(8 * f), nn.LeakyReLU(0.2, True),  # (B, 512, 4, 8)
-            nn.Flatten(),  # (B, 512·4·8)
-            nn.Linear(8 * f * (cfg.size // 16) * (cfg.size // 8), 1),  # (B, 1)
+            down(f, 2 * f), norm(2 * f), nn.LeakyReLU(0.2, True),  # (B, 128, 16, 32)
+            down(2 * f, 4 * f), norm(4 * f), nn.LeakyReLU(0.2, True),  # (B, 256, 8, 16)
+            down(4 * f, 8 * f), norm(8 * f), nn.LeakyReLU(0.2, True),  # (B, 512, 4, 8)
+            MinibatchStd(cfg.mbstd) if cfg.mbstd else nn.Identity(),  # (B, 512 + 1, 4, 8) with mbstd
+            nn.Flatten(),  # (B, 512·4·8), or (B, 513·4·8)
+            nn.Linear((8 * f + extra) * (cfg.size // 16) * (cfg.size // 8), 1),  # (B, 1)
         )
         self.apply(init_weights)
+        if cfg.d_norm in ("sn", "sn+bn"):  # W → W / σ(W) for every conv and the linear layer
+            for m in self.net:
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)

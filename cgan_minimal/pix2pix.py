@@ -157,8 +157,8 @@ class Pix2PixTrainer(Trainer):
     """:class:`train.Trainer` with pix2pix's networks and step; checkpoints, EMA and resume are shared."""
 
     @staticmethod
-    def networks(preset_name: str) -> tuple[Pix2PixConfig, UNet, PatchGAN]:
-        model_cfg = preset(preset_name)
+    def networks(cfg: TrainConfig) -> tuple[Pix2PixConfig, UNet, PatchGAN]:
+        model_cfg = preset(cfg.preset)
         return model_cfg, UNet(model_cfg), PatchGAN(model_cfg)
 
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import data as data_mod
+from . import faces
 from .figures import grid, save_png
 from .models import Discriminator, Generator, ModelConfig, preset, sample_z
 from .utils import atomic_path, pick_device, set_seed
@@ -65,6 +68,23 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda, then mps, then cpu
     init_from: str = ""  # start from this checkpoint's G, D and EMA (fine-tuning; paper: then lr 1e-5)
     l1_weight: float = 100.0  # pix2pix only: λ_L1, weight of its L1 term (Isola et al.: 100)
+    # The recipe: "dcgan" (the paper's DCGAN) or "r1" (the default). A field left at None takes
+    # the recipe's value (see RECIPES); one given explicitly overrides it.
+    recipe: str = "r1"  # the training recipe, see RECIPES
+    loss: str | None = None  # nonsat: BCE, G maximises log D(G(z)) (paper); hinge (Lim & Ye 2017)
+    r1_gamma: float | None = None  # γ of the R1 penalty (γ/2)·E‖∇ₓD(x)‖² on real images (Mescheder et al. 2018); 0 = off
+    r1_every: int | None = None  # lazy R1: the penalty on every k-th D step only, times k (Karras et al. 2020)
+    lr_D_mult: float | None = None  # D's learning rate is lr × this (two time-scale rule, Heusel et al. 2017)
+    d_norm: str | None = None  # D's normalisation: bn (paper), sn (spectral norm), sn+bn, none
+    mbstd: int | None = None  # group size of D's minibatch standard-deviation layer (Karras et al. 2018); 0 = none
+    augment: str | None = None  # DiffAugment (Zhao et al. 2020) on D's inputs: "" or a mix of translation,cutout,color
+
+    def __post_init__(self):
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
+        for name, value in RECIPES[self.recipe].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     def validate(self) -> "TrainConfig":
         if self.model not in MODELS:
@@ -83,19 +103,90 @@ class TrainConfig:
         if self.data == "faces" and self.train_size < 1:
             raise ValueError("TrainConfig.train_size must be >= 1 for the embedded faces")
         data_mod.parse_styles(self.style)
+        if self.loss not in LOSSES:
+            raise ValueError(f"TrainConfig.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.r1_gamma < 0 or self.r1_every < 1 or self.lr_D_mult <= 0:
+            raise ValueError(f"TrainConfig needs r1_gamma >= 0, r1_every >= 1, lr_D_mult > 0; got {self.r1_gamma}, {self.r1_every}, {self.lr_D_mult}")
+        parse_augment(self.augment)
+        self.model_config()  # d_norm and mbstd
         if self.data != "faces" and self.style != "xdog":
             raise ValueError(f"TrainConfig.style applies to the embedded faces; the folder {self.data} holds its own sketches")
         return self
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A saved config; one written before recipes existed trained the paper's DCGAN."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        d = {k: v for k, v in d.items() if k in known}
+        d.setdefault("recipe", "dcgan")
+        return cls(**d)
+
+    def model_config(self) -> ModelConfig:
+        """The networks' shapes: the preset's, with the recipe's D options."""
+        return replace(preset(self.preset), d_norm=self.d_norm, mbstd=self.mbstd)
+
+
+LOSSES = ("nonsat", "hinge")
+AUGMENTS = ("translation", "cutout", "color")
+# Training recipes by name: the fields of TrainConfig each one sets. Measured side by side in
+# chapter "Training the GAN" and the README's "What was tried".
+RECIPES: dict[str, dict] = {
+    # The paper's DCGAN (SPEC §4): BCE, BatchNorm in D, one learning rate. It mode-collapses here.
+    "dcgan": dict(loss="nonsat", r1_gamma=0.0, r1_every=16, lr_D_mult=1.0, d_norm="bn", mbstd=0, augment=""),
+    # DCGAN plus a lazy R1 penalty on real images.
+    "r1": dict(loss="nonsat", r1_gamma=1.0, r1_every=16, lr_D_mult=1.0, d_norm="bn", mbstd=0, augment=""),
+}
+
+
+def parse_augment(policy: str) -> list[str]:
+    """``"translation,cutout"`` → ["translation", "cutout"], with a clear error for an unknown part."""
+    parts = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in AUGMENTS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {', '.join(unknown)}; use a comma-separated mix of {', '.join(AUGMENTS)}")
+    return parts
+
+
+def diff_augment(x: torch.Tensor, policy: list[str], rng: torch.Generator) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) for joint images (B, 3, s, 2s) in [-1, 1], differentiable in x.
+
+    D sees real and fake images through the same random transformations, so it cannot win by
+    memorising the training set, and G still gets gradients through them. Made for joint
+    images: a translation or cutout is drawn once per image and applied to *both* halves, so
+    the sketch stays aligned with its photo; colour (brightness, saturation, contrast) changes
+    the photo half only, since sketches are grey.
+    """
+    b, s = x.shape[0], x.shape[2]
+    draw = lambda *shape: torch.rand(*shape, generator=rng).to(x.device)  # noqa: E731
+    sketch, photo = data_mod.split(x)
+    if "color" in policy:
+        photo = photo + (draw(b, 1, 1, 1) - 0.5)  # brightness ± 0.5
+        mean = photo.mean(1, keepdim=True)
+        photo = (photo - mean) * (2 * draw(b, 1, 1, 1)) + mean  # saturation × U(0, 2)
+        mean = photo.mean((1, 2, 3), keepdim=True)
+        photo = (photo - mean) * (draw(b, 1, 1, 1) + 0.5) + mean  # contrast × U(0.5, 1.5)
+    halves = torch.cat([sketch, photo])  # (2B, 3, s, s): image i and i + B share a transformation
+    if "translation" in policy:  # shift by up to s/8 pixels, edges repeated
+        shift = (draw(b, 2) * 2 - 1) * (2 / 8)  # in grid units: the side is 2
+        theta = torch.zeros(b, 2, 3, device=x.device)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1
+        theta[:, :, 2] = shift
+        grid = F.affine_grid(theta.repeat(2, 1, 1), list(halves.shape), align_corners=False)
+        halves = F.grid_sample(halves, grid, padding_mode="border", align_corners=False)
+    if "cutout" in policy:  # a square of side s/2 set to 0 (mid grey), the same place in both halves
+        centre = (draw(b, 2) * s).long()
+        ys, xs = torch.arange(s, device=x.device), torch.arange(s, device=x.device)
+        inside_y = (ys[None] - centre[:, :1]).abs() < s // 4  # (B, s)
+        inside_x = (xs[None] - centre[:, 1:]).abs() < s // 4
+        keep = ~(inside_y[:, :, None] & inside_x[:, None, :])  # (B, s, s)
+        halves = halves * keep.repeat(2, 1, 1)[:, None].to(halves.dtype)
+    return data_mod.join(*halves.split(b))
 
 
 # Settings that must agree between a checkpoint and a run that resumes it.
 RESUME_KEYS = (
     "model", "preset", "data", "style", "train_size", "batch_size", "seed", "g_steps", "ema_decay", "instance_noise", "real_label", "init_from", "l1_weight",
+    "loss", "r1_gamma", "r1_every", "lr_D_mult", "d_norm", "mbstd", "augment",
 )
 
 
@@ -125,13 +216,60 @@ def load_held_out_data(train_cfg: TrainConfig, size: int, n: int, path: str | No
     return data_mod.load_folder(source, size=size, limit=n)
 
 
-def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
-    """Adam(lr, (β1, β2)), fused into one kernel where this torch build supports it."""
-    params = list(params)
+def reference_photos(cfg: TrainConfig, size: int, n: int) -> np.ndarray:
+    """Real photos that sample quality is measured against, uint8 (n, size, size, 3): held-out
+    embedded faces other than the test sketches, or the training folder's first n."""
+    if cfg.data == "faces":
+        return _reference_faces(cfg.seed, size, n).copy()  # the cached array stays as rendered
+    return data_mod.split(data_mod.load_folder(cfg.data, size=size, limit=n).images)[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_faces(seed: int, size: int, n: int) -> np.ndarray:
+    """Embedded faces from REFERENCE_START at ``size`` px, as in the training data (area resize)."""
+    photos, _ = faces.render_faces(n, seed=seed, start=data_mod.REFERENCE_START)
+    if size != photos.shape[1]:
+        photos = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in photos])
+    return photos
+
+
+def default_classifier(cfg: TrainConfig):
+    """The shipped attribute classifier for the embedded faces; None for a folder (pass your own)."""
+    from . import attributes  # attributes imports data, utils only
+
+    return attributes.load() if cfg.data == "faces" and attributes.PRETRAINED.is_file() else None
+
+
+@torch.no_grad()
+def generated_photos(G: Generator, n: int = 1000, seed: int = 12345, batch_size: int = 250) -> np.ndarray:
+    """The photo halves of n samples G(z), z from a fixed seed: uint8 (n, s, s, 3)."""
+    gen = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
+    G.eval()
+    out = [data_mod.to_image(G(sample_z(min(batch_size, n - i), G.cfg.nz, gen).to(device)).cpu()) for i in range(0, n, batch_size)]
+    return data_mod.split(np.concatenate(out))[1]
+
+
+def quality_line(q: dict) -> str:
+    """One line for the console: FD, coverage of each many-class attribute, rates of the others."""
+    parts = [f"diversity {q['diversity']:.2f}"]
+    if "fd" in q:
+        parts.insert(0, f"FD {q['fd']:.1f}")
+        for name, a in q["attributes"].items():
+            if len(a["samples"]) > 2:
+                parts.append(f"{name} coverage {a['coverage']:.2f}")
+            else:
+                parts.append(f"{name} {a['samples'][1]:.2f} (data {a['data'][1]:.2f})")
+    return f"sample quality ({q['n']} samples vs {q['n_reference']} real photos): " + ", ".join(parts)
+
+
+def make_adam(params, cfg: TrainConfig, lr_mult: float = 1.0) -> torch.optim.Adam:
+    """Adam(lr · lr_mult, (β1, β2)), fused into one kernel where this torch build supports it."""
+    params, lr = list(params), cfg.lr * lr_mult
     try:
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
 
 
 def ema_decay_at(step: int, decay: float) -> float:
@@ -171,6 +309,33 @@ def recalibrate_bn(G: Generator, batches: int = 8, batch_size: int = 128, seed: 
     G.eval()
 
 
+def d_loss(logit_real: torch.Tensor, logit_fake: torch.Tensor, kind: str = "nonsat", real_label: float = 1.0) -> torch.Tensor:
+    """D's loss on its logits. ``nonsat``: −log D(x) − log(1 − D(G(z))) as BCE (``real_label`` < 1
+    smooths the real target); ``hinge``: relu(1 − D(x)) + relu(1 + D(G(z))), on the raw logits."""
+    if kind == "hinge":
+        return F.relu(1 - logit_real).mean() + F.relu(1 + logit_fake).mean()
+    return (F.binary_cross_entropy_with_logits(logit_real, torch.full_like(logit_real, real_label))
+            + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+
+
+def g_loss(logit_gen: torch.Tensor, kind: str = "nonsat") -> torch.Tensor:
+    """G's loss: −log D(G(z)) (non-saturating, the paper's and DCGAN's), or −D(G(z)) for hinge."""
+    if kind == "hinge":
+        return -logit_gen.mean()
+    return F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
+
+
+def r1_penalty(logit_real: torch.Tensor, real: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, Eq. 9): (γ/2) · E_x ‖∇ₓ D(x)‖², on the real batch only.
+
+    It penalises D's slope at the data, which keeps D from growing sharp walls around the real
+    images that G cannot climb; ``real`` must be the tensor D read, with ``requires_grad``.
+    Explained in "Training the GAN".
+    """
+    (grad,) = torch.autograd.grad(logit_real.sum(), real, create_graph=True)
+    return 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
+
+
 @dataclass
 class Trainer:
     """Everything a training run holds; :meth:`save` / :meth:`load` make it resumable."""
@@ -195,49 +360,55 @@ class Trainer:
         cfg.validate()
         device = pick_device(cfg.device)
         set_seed(cfg.seed)
-        model_cfg, G, D = cls.networks(cfg.preset)
+        model_cfg, G, D = cls.networks(cfg)
         G, D = G.to(device), D.to(device)
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         rng = torch.Generator().manual_seed(cfg.seed)
-        return cls(cfg, model_cfg, G, D, G_ema, make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg), rng, device)
+        opt_G, opt_D = make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg, cfg.lr_D_mult)
+        return cls(cfg, model_cfg, G, D, G_ema, opt_G, opt_D, rng, device)
 
     @staticmethod
-    def networks(preset_name: str) -> tuple[ModelConfig, Generator, Discriminator]:
-        """The preset's config and freshly initialised G and D (pix2pix's trainer has its own)."""
-        model_cfg = preset(preset_name)
+    def networks(cfg: TrainConfig) -> tuple[ModelConfig, Generator, Discriminator]:
+        """The networks' config and freshly initialised G and D (pix2pix's trainer has its own)."""
+        model_cfg = cfg.model_config()
         return model_cfg, Generator(model_cfg), Discriminator(model_cfg)
 
     # ------------------------------------------------------------ one step
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1]."""
-        G, D = self.G, self.D
+        G, D, cfg = self.G, self.D, self.cfg
         b = real.shape[0]
-        ones = torch.ones(b, device=self.device)
-        zeros = torch.zeros(b, device=self.device)
         z = sample_z(b, self.model_cfg.nz, self.rng).to(self.device)
         fake = G(z)
         noise = self.noise_std()
+        policy = parse_augment(cfg.augment)
 
-        def seen_by_D(x):  # instance noise: real and fake overlap early on, so D cannot win outright
+        def seen_by_D(x):  # DiffAugment, then instance noise (real and fake overlap early on)
+            x = diff_augment(x, policy, self.rng) if policy else x
             return x + noise * torch.randn(x.shape, generator=self.rng).to(x.device) if noise else x
 
-        # (1) Update D: maximise log D(x) + log(1 − D(G(z)))
+        # (1) Update D: maximise log D(x) + log(1 − D(G(z)))  [hinge: minimise relu(1 − D(x)) + relu(1 + D(G(z)))]
+        #     + lazy R1 on real images, every r1_every steps: r1_every · (γ/2) · E‖∇ₓ D(x)‖²
         D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
-        logit_real, logit_fake = D(seen_by_D(real)), D(seen_by_D(fake.detach()))
-        loss_D = (F.binary_cross_entropy_with_logits(logit_real, ones * self.cfg.real_label)
-                  + F.binary_cross_entropy_with_logits(logit_fake, zeros))
+        seen_real = seen_by_D(real)
+        r1_now = cfg.r1_gamma > 0 and self.steps % cfg.r1_every == 0
+        if r1_now:
+            seen_real = seen_real.detach().requires_grad_(True)
+        logit_real, logit_fake = D(seen_real), D(seen_by_D(fake.detach()))
+        loss_D = d_loss(logit_real, logit_fake, cfg.loss, cfg.real_label)
+        if r1_now:
+            loss_D = loss_D + cfg.r1_every * r1_penalty(logit_real, seen_real, cfg.r1_gamma)
         loss_D.backward()
         self.opt_D.step()
 
-        # (2) Update G: maximise log D(G(z)) (non-saturating), D's weights frozen
+        # (2) Update G: maximise log D(G(z)) (non-saturating) [hinge: maximise D(G(z))], D's weights frozen
         D.requires_grad_(False)  # no gradients for D's weights: the G step is cheaper
-        for k in range(self.cfg.g_steps):
+        for k in range(cfg.g_steps):
             if k:  # extra G steps draw fresh z
                 fake = G(sample_z(b, self.model_cfg.nz, self.rng).to(self.device))
             self.opt_G.zero_grad(set_to_none=True)
-            logit_gen = D(seen_by_D(fake))
-            loss_G = F.binary_cross_entropy_with_logits(logit_gen, ones)
+            loss_G = g_loss(D(seen_by_D(fake)), cfg.loss)
             loss_G.backward()
             self.opt_G.step()
         return self.end_step(loss_D, loss_G, logit_real, logit_fake)
@@ -387,8 +558,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def check_model_config(ckpt: dict, expected: ModelConfig, path) -> None:
     """Refuse a checkpoint whose network shapes differ from ``expected``."""
-    saved = ckpt["config"]["model"]
-    diff = {k: (saved.get(k), v) for k, v in expected.to_dict().items() if saved.get(k) != v}
+    saved = {**type(expected)().to_dict(), **ckpt["config"]["model"]}  # fields added later take their defaults
+    diff = {k: (saved[k], v) for k, v in expected.to_dict().items() if saved[k] != v}
     if diff:
         detail = ", ".join(f"{k}: checkpoint {a} vs preset {b}" for k, (a, b) in diff.items())
         raise ValueError(f"checkpoint {path} does not match the preset ({detail})")
@@ -477,13 +648,22 @@ def trainer_for(cfg: TrainConfig) -> type[Trainer]:
 
 
 def train(
-    cfg: TrainConfig, out: str | Path, resume: bool = False, dataset: data_mod.JointData | None = None, progress: bool = True
+    cfg: TrainConfig, out: str | Path, resume: bool = False, dataset: data_mod.JointData | None = None, progress: bool = True,
+    eval_every: int = 0, classifier: str | Path | None = None, quality_samples: int = 1000,
 ) -> Trainer:
     """Train (or, with ``resume``, continue) a run in folder ``out``; returns the :class:`Trainer`.
 
-    ``dataset`` overrides ``cfg.data`` (e.g. data already in memory). Explained in "Training the GAN".
+    ``dataset`` overrides ``cfg.data`` (e.g. data already in memory). After the last epoch, and
+    every ``eval_every`` epochs, the completion generator's sample quality
+    (:func:`metrics.sample_quality`, ``quality_samples`` samples against as many real photos; read
+    by ``classifier``, by default the shipped one for the embedded faces) is printed and written
+    to ``out/metrics.json``; ``quality_samples=0`` skips it. Explained in "Training the GAN".
     """
+    from . import attributes, metrics  # metrics imports project, which imports models only
+
     cfg.validate()
+    if eval_every < 0 or quality_samples < 0 or quality_samples == 1:
+        raise ValueError(f"eval_every must be >= 0 and quality_samples 0 or >= 2, got {eval_every}, {quality_samples}")
     out = Path(out)
     ckpt_path = out / CHECKPOINT
     trainer_class = trainer_for(cfg)
@@ -500,6 +680,10 @@ def train(
         raise ValueError(f"the data has {dataset.size}×{2 * dataset.size} joint images; preset {cfg.preset!r} needs {size}×{2 * size}")
     if len(dataset) < 2:
         raise ValueError(f"need at least 2 training images, got {len(dataset)} from {dataset.source or cfg.data}")
+    measure = quality_samples and cfg.model == "contextual"
+    if measure:  # fail before training, not after, on a bad classifier
+        clf = attributes.load(classifier) if classifier else default_classifier(cfg)
+        reference = reference_photos(cfg, size, quality_samples)
     images = torch.from_numpy(dataset.images)
     if trainer.device.type == "cuda":
         images = images.pin_memory()
@@ -507,13 +691,15 @@ def train(
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}, indent=2))
     rows = read_losses(out / "losses.csv", trainer.epoch)
+    quality = read_quality(out / "metrics.json", trainer.epoch)
     start = time.perf_counter()
     for _ in range(trainer.epoch, cfg.epochs):
         t_epoch = time.perf_counter()
         epoch_rows = trainer.run_epoch(images, progress)
         trainer.train_seconds += time.perf_counter() - t_epoch
         rows += epoch_rows
-        samples = data_mod.to_image(trainer.samples(trainer.completion_generator(), images))
+        G = trainer.completion_generator()
+        samples = data_mod.to_image(trainer.samples(G, images))
         save_png(grid(samples, ncol=8), out / "samples" / f"epoch_{trainer.epoch:03d}.png", scale=2)
         _write_losses(out / "losses.csv", rows)
         trainer.save(ckpt_path)
@@ -524,4 +710,18 @@ def train(
                 + "  ".join(f"{k} {v:.3f}" for k, v in mean.items())
                 + f"  ({time.perf_counter() - start:.0f} s)"
             )
+        if measure and (trainer.epoch == cfg.epochs or (eval_every and trainer.epoch % eval_every == 0)):
+            q = metrics.sample_quality(generated_photos(G, quality_samples), reference, clf)
+            quality.append({"epoch": trainer.epoch, **q})
+            with atomic_path(out / "metrics.json") as tmp:
+                tmp.write_text(json.dumps({"sample_quality": quality}, indent=2))
+            if progress:
+                tqdm.write(quality_line(q))
     return trainer
+
+
+def read_quality(path: Path, upto_epoch: int) -> list[dict]:
+    """The sample-quality records of a run's metrics.json up to ``upto_epoch`` (none if no file)."""
+    if not path.exists():
+        return []
+    return [q for q in json.loads(path.read_text()).get("sample_quality", []) if q["epoch"] <= upto_epoch]
