@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, train the cpu preset on the embedded faces, complete 64 sketches
+#               (ARGS adds demo options, e.g. ARGS="--recipe dcgan")
 #   make test   set up .venv, run every test (library, chapters, book build)
 # TORCH names the torch requirement installed together with the project. The default is the
 # CPU build this project is tested with; on a GPU machine use e.g. `make demo TORCH=torch`.
@@ -7,6 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 OUT    ?= results/demo
+ARGS   ?=
 PY     := $(VENV)/bin/python
 
 .PHONY: demo test benchmark pretrained clean
@@ -17,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m cgan_minimal demo --out $(OUT)
+	$(PY) -m cgan_minimal demo --out $(OUT) $(ARGS)
 
 # Every test: the library's, then each chapter executed by nbval, then the book built offline.
 test: $(VENV)/.installed

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from . import data
+from . import attributes, data
 from .project import kl_bernoulli, to_probability
 
 
@@ -199,8 +199,6 @@ def sample_quality(samples: np.ndarray, reference: np.ndarray, classifier=None) 
            "diversity": mean_pairwise_distance(samples) / mean_pairwise_distance(reference)}
     if classifier is None:
         return out
-    from . import attributes  # attributes imports data only; kept local so metrics stays light to import
-
     size = classifier.cfg.size
     samples, reference = _classifier_size(samples, size), _classifier_size(reference, size)
     out["fd"] = frechet_distance(attributes.features(classifier, samples), attributes.features(classifier, reference))
@@ -232,8 +230,6 @@ def completion_quality(completed: np.ndarray, truth: np.ndarray, labels: dict[st
            "nearest_own": float(own.mean())}
     if classifier is None:
         return out
-    from . import attributes
-
     size = classifier.cfg.size
     pred = attributes.predict(classifier, _classifier_size(completed, size))
     true = labels if labels is not None else attributes.predict(classifier, _classifier_size(truth, size))

@@ -168,7 +168,7 @@ class Discriminator(nn.Module):
             down(f, 2 * f), norm(2 * f), nn.LeakyReLU(0.2, True),  # (B, 128, 16, 32)
             down(2 * f, 4 * f), norm(4 * f), nn.LeakyReLU(0.2, True),  # (B, 256, 8, 16)
             down(4 * f, 8 * f), norm(8 * f), nn.LeakyReLU(0.2, True),  # (B, 512, 4, 8)
-            MinibatchStd(cfg.mbstd) if cfg.mbstd else nn.Identity(),  # (B, 512 + 1, 4, 8) with mbstd
+            *([MinibatchStd(cfg.mbstd)] if cfg.mbstd else []),  # (B, 512 + 1, 4, 8) with mbstd
             nn.Flatten(),  # (B, 512·4·8), or (B, 513·4·8)
             nn.Linear((8 * f + extra) * (cfg.size // 16) * (cfg.size // 8), 1),  # (B, 1)
         )

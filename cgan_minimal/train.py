@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import attributes, faces, metrics
 from . import data as data_mod
-from . import faces
 from .figures import grid, save_png
 from .models import Discriminator, Generator, ModelConfig, preset, sample_z
 from .utils import atomic_path, pick_device, set_seed
@@ -235,8 +235,6 @@ def _reference_faces(seed: int, size: int, n: int) -> np.ndarray:
 
 def default_classifier(cfg: TrainConfig):
     """The shipped attribute classifier for the embedded faces; None for a folder (pass your own)."""
-    from . import attributes  # attributes imports data, utils only
-
     return attributes.load() if cfg.data == "faces" and attributes.PRETRAINED.is_file() else None
 
 
@@ -659,8 +657,6 @@ def train(
     by ``classifier``, by default the shipped one for the embedded faces) is printed and written
     to ``out/metrics.json``; ``quality_samples=0`` skips it. Explained in "Training the GAN".
     """
-    from . import attributes, metrics  # metrics imports project, which imports models only
-
     cfg.validate()
     if eval_every < 0 or quality_samples < 0 or quality_samples == 1:
         raise ValueError(f"eval_every must be >= 0 and quality_samples 0 or >= 2, got {eval_every}, {quality_samples}")

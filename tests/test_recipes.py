@@ -198,3 +198,10 @@ def test_train_writes_the_sample_quality_and_resume_keeps_it(tmp_path, tiny_cfg)
     assert [e["epoch"] for e in q] == [1, 2]
     assert {"fd", "diversity", "attributes"} <= set(q[1]) and q[1]["n"] == 100
     assert "hair_style coverage" in train_mod.quality_line(q[1])
+
+
+def test_the_paper_D_keeps_its_layer_names():
+    """Models saved before the recipes existed must still load: the paper's D has the same keys."""
+    D = models.Discriminator(models.preset("tiny"))
+    assert [k for k in D.state_dict() if k.endswith("weight")][-1] == "net.12.weight"
+    train_mod.load_models(train_mod.pretrained("faces_xdog"))
