@@ -11,7 +11,12 @@ Each ``prepare_*.py`` script parses its dataset's annotation files into a list o
    (64×128, or 32×64 with ``--size 32``), and
 5. writes it atomically (:func:`write_png`): a file named ``*.png`` is always complete.
 
-Then it writes ``OUT/manifest.json``: what was made, from where, how, and how many.
+Before the first image it writes an unfinished ``OUT/manifest.json`` (``"finished": false``, with
+the dataset, size and style that a resumed run must match) and removes old ``labels.csv`` files;
+after the last image, the script's ``finish`` step writes the labels, and only then is the full
+manifest written, with ``"finished": true``. Every file is written to a hidden temporary name
+beside it and renamed (:func:`cgan_minimal.utils.atomic_path`), so no file is ever half-written,
+and a folder whose manifest does not say ``"finished": true`` is a run that stopped midway.
 
 A missing or wrong layout raises :class:`LayoutError`; ``main`` of each script prints it (as it
 does an OSError, e.g. an OUT it cannot write) and exits with status 2. An unreadable source photo does not stop the run: it is counted as failed,
@@ -22,6 +27,7 @@ Nothing is ever downloaded.
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import multiprocessing
@@ -123,9 +129,21 @@ def require(root: Path, found: dict[str, Path | None], help_text: str) -> dict[s
     return found
 
 
-def read_lines(path: Path) -> list[list[str]]:
-    """The whitespace-separated fields of each non-empty line of a text annotation file."""
-    return [line.split() for line in path.read_text().splitlines() if line.strip()]
+def read_text(path: Path) -> str:
+    """A text annotation file as UTF-8 (a leading BOM is dropped); other bytes: a LayoutError with the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise LayoutError(f"{path}, line {line}: byte 0x{data[e.start]:02x} is not UTF-8 text; "
+                          "is this the right file?") from None
+
+
+def numbered_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, whitespace-separated fields) of each non-empty line of a text annotation file."""
+    lines = read_text(path).split("\n")
+    return [(number, line.split()) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 def check_items(items: list[tuple]) -> None:
@@ -266,9 +284,10 @@ def _counted(results, bar):
 
 
 def remove_stale_temporaries(folder: Path) -> None:
-    """Delete hidden ``.*.tmp*.png`` files an interrupted run may have left (they are never complete)."""
-    for tmp in folder.glob(".*.tmp*.png"):
-        tmp.unlink(missing_ok=True)
+    """Delete hidden ``.NAME.tmpPID.*`` files an interrupted run may have left (they are never complete)."""
+    for pattern in (".*.tmp*.png", ".*.tmp*.csv", ".*.tmp*.json", ".*.tmp*.txt"):
+        for tmp in folder.glob(pattern):
+            tmp.unlink(missing_ok=True)
 
 
 def check_same_options(out: Path, dataset: str, args: argparse.Namespace) -> None:
@@ -276,26 +295,43 @@ def check_same_options(out: Path, dataset: str, args: argparse.Namespace) -> Non
     path = out / "manifest.json"
     if not path.exists():
         return
-    old = json.loads(path.read_text())
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # also UnicodeDecodeError
+        raise LayoutError(f"{path} is not a manifest these scripts wrote ({e}); use another --out") from None
+    if not isinstance(old, dict):
+        raise LayoutError(f"{path} is not a manifest these scripts wrote; use another --out")
     for key, new in (("dataset", dataset), ("size", args.size), ("style", args.style)):
         if old.get(key) != new:
             raise LayoutError(f"{out} was made with {key} {old.get(key)!r}, not {new!r}; use another --out")
 
 
+def start_output(out: Path, dataset: str, args: argparse.Namespace) -> None:
+    """Make the split folders; mark OUT unfinished (with the options a resume must match); drop old labels."""
+    for split in SPLITS:
+        (out / split).mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out / split)
+    remove_stale_temporaries(out)
+    write_json(out / "manifest.json", {"dataset": dataset, "size": args.size, "style": args.style,
+                                       "finished": False, "script_version": SCRIPT_VERSION})
+    for split in SPLITS:
+        (out / split / "labels.csv").unlink(missing_ok=True)  # written again by ``finish``, for this run
+
+
 def run(dataset: str, items: list[tuple], args: argparse.Namespace, crop, crop_info: dict,
-        extra: dict | None = None) -> tuple[int, dict]:
+        extra: dict | None = None, finish=None) -> tuple[int, dict]:
     """Make the joint PNGs of ``items`` under ``args.out`` and write ``OUT/manifest.json``.
 
     ``crop(image, box)`` returns the square photo; ``crop_info`` describes it for the manifest.
+    ``finish(out, names)``, if given, writes the labels once the images are made (``names``: the
+    sorted output names per split); the finished manifest is written after it, last of all.
     Returns ``(exit status, manifest)``: 0, or 1 if some source photos could not be read.
     """
     check_items(items)
     items = limit_items(items, args.limit)
     out = Path(args.out)
     check_same_options(out, dataset, args)
-    for split in SPLITS:
-        (out / split).mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(out / split)
+    start_output(out, dataset, args)
     fn = functools.partial(process_item, out=out, size=args.size, style=args.style, crop=crop)
     done = {s: [] for s in SPLITS}
     skipped = dict.fromkeys(SPLITS, 0)
@@ -306,6 +342,9 @@ def run(dataset: str, items: list[tuple], args: argparse.Namespace, crop, crop_i
             continue
         done[split].append(name)
         skipped[split] += status == "skipped"
+    names = {s: sorted(done[s]) for s in SPLITS}
+    if finish is not None:
+        finish(out, names)
     manifest = {
         "dataset": dataset,
         "source_root": str(Path(args.root).resolve()),
@@ -322,10 +361,11 @@ def run(dataset: str, items: list[tuple], args: argparse.Namespace, crop, crop_i
         "failed": sorted(failed, key=lambda f: (f["split"], f["name"])),
         "script_version": SCRIPT_VERSION,
         **(extra or {}),
+        "finished": True,
     }
-    write_json(out / "manifest.json", manifest)
+    write_json(out / "manifest.json", manifest)  # last: the folder is complete
     report(out, manifest)
-    manifest["names"] = {s: sorted(done[s]) for s in SPLITS}  # for the caller (labels.csv); not saved
+    manifest["names"] = names  # for the caller; not saved
     return (1 if failed else 0), manifest
 
 
@@ -343,8 +383,10 @@ def report(out: Path, manifest: dict) -> None:
 
 
 def write_labels(out: Path, split: str, header: list[str], rows: dict[str, list]) -> None:
-    """Write ``OUT/split/labels.csv``: columns ``file,<header>``, one row per written image, sorted."""
-    lines = [",".join(["file", *header])]
-    lines += [",".join([f"{name}.png", *map(str, rows[name])]) for name in sorted(rows)]
+    """Write ``OUT/split/labels.csv`` atomically: columns ``file,<header>``, one row per written image,
+    sorted; the csv module quotes a field that holds a comma or a quote."""
     with atomic_path(out / split / "labels.csv") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["file", *header])
+            writer.writerows([f"{name}.png", *rows[name]] for name in sorted(rows))

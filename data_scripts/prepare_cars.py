@@ -116,11 +116,14 @@ def prepare(argv=None) -> int:
     crop_info = common.box_crop_info(args.margin, box="devkit bbox_x1..bbox_y2, 1-based inclusive")
     extra = {"split_rule": f"official train/test; every {VAL_EVERY}th training annotation → val"}
     crop = functools.partial(common.crop_square, margin=args.margin)
-    status, manifest = common.run("cars", items, args, crop, crop_info, extra)
-    for split, done in manifest["names"].items():
-        labelled = {n: [classes[split, n]] for n in done if (split, n) in classes}
-        if labelled:
-            common.write_labels(Path(args.out), split, ["class"], labelled)
+
+    def finish(out: Path, names: dict[str, list[str]]) -> None:  # before the manifest: see common.run
+        for split, done in names.items():
+            labelled = {n: [classes[split, n]] for n in done if (split, n) in classes}
+            if labelled:
+                common.write_labels(out, split, ["class"], labelled)
+
+    status, _ = common.run("cars", items, args, crop, crop_info, extra, finish)
     return status
 
 

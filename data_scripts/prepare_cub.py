@@ -50,7 +50,7 @@ def find_layout(root: Path) -> dict[str, Path]:
 def read_table(path: Path, columns: int) -> dict[str, list[str]]:
     """id → the remaining fields of each line of a CUB annotation file, checking the field count."""
     table = {}
-    for number, fields in enumerate(common.read_lines(path), start=1):
+    for number, fields in common.numbered_lines(path):
         if len(fields) != columns:
             raise common.LayoutError(f"{path}, line {number}: expected {columns} fields, got {len(fields)}")
         table[fields[0]] = fields[1:]
@@ -100,9 +100,12 @@ def prepare(argv=None) -> int:
     crop_info = common.box_crop_info(args.margin)
     extra = {"split_rule": f"official train/test; every {VAL_EVERY}th training image (id order) → val"}
     crop = functools.partial(common.crop_square, margin=args.margin)
-    status, manifest = common.run("cub", items, args, crop, crop_info, extra)
-    for split, done in manifest["names"].items():
-        common.write_labels(Path(args.out), split, ["class"], {n: [classes[n]] for n in done})
+
+    def finish(out: Path, names: dict[str, list[str]]) -> None:  # before the manifest: see common.run
+        for split, done in names.items():
+            common.write_labels(out, split, ["class"], {n: [classes[n]] for n in done})
+
+    status, _ = common.run("cub", items, args, crop, crop_info, extra, finish)
     return status
 
 

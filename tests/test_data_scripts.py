@@ -348,3 +348,176 @@ def test_every_sketch_style(tmp_path, style):
     images = load_folder(out / "train", size=64).images
     sketch, photo = split(images[0])
     assert manifest(out)["style"] == style and sketch.std(axis=2).max() == 0 and photo.std() > 0
+
+
+# ---------------------------------------------------------------- careless or hostile annotation files
+def set_line(path: Path, number: int, line) -> None:
+    """Replace line ``number`` (1-based) of a text file with ``line`` (str, or bytes written as is)."""
+    lines = path.read_bytes().split(b"\n")
+    lines[number - 1] = line if isinstance(line, bytes) else line.encode()
+    path.write_bytes(b"\n".join(lines))
+
+
+def refused(root: Path, out: Path, capsys, where: str, *also: str) -> str:
+    """Run the CelebA script: exit status 2, a message naming ``where`` (file, line), no traceback, no OUT."""
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 2
+    err = capsys.readouterr().err
+    assert where in err and "Traceback" not in err, err
+    for text in also:
+        assert text in err, err
+    assert not out.exists()
+    return err
+
+
+@pytest.mark.parametrize("name, number", [("list_attr_celeba.txt", 4), ("list_eval_partition.txt", 3)])
+def test_celeba_non_utf8_byte_names_file_and_line(tmp_path, capsys, name, number):
+    root = make_celeba(tmp_path / "celeba")
+    set_line(root / name, number, b"00000\xe9.jpg 0")
+    refused(root, tmp_path / "out", capsys, f"{root / name}, line {number}:", "byte 0xe9 is not UTF-8")
+
+
+@pytest.mark.parametrize("value", ["0", "2", "+1", "yes"])
+def test_celeba_attribute_values_other_than_1_or_minus_1(tmp_path, capsys, value):
+    root = make_celeba(tmp_path / "celeba")
+    path = root / "list_attr_celeba.txt"
+    fields = path.read_text().splitlines()[4].split()
+    fields[3] = value  # Attr_2 of 000003.jpg
+    set_line(path, 5, " ".join(fields))
+    refused(root, tmp_path / "out", capsys, f"{path}, line 5:", f"Attr_2 of 000003.jpg is {value!r}, expected 1 or -1")
+
+
+def test_celeba_line_numbers_count_blank_lines(tmp_path, capsys):
+    root = make_celeba(tmp_path / "celeba")
+    path = root / "list_eval_partition.txt"
+    path.write_text("\n\n" + path.read_text().replace("000004.jpg 0", "000004.jpg 3"))
+    refused(root, tmp_path / "out", capsys, f"{path}, line 6:", "got '000004.jpg 3'")
+
+
+@pytest.mark.parametrize("bad, message", [("Big,Nose", "'Big,Nose' holds a comma"), ('Big"Nose', "holds a comma or a quote"),
+                                          ("Attr_0", "Attr_0 appear twice")])
+def test_celeba_attribute_names_that_labels_csv_cannot_hold(tmp_path, capsys, bad, message):
+    root = make_celeba(tmp_path / "celeba")
+    path = root / "list_attr_celeba.txt"
+    set_line(path, 2, " ".join([*ATTRIBUTES[:5], bad, *ATTRIBUTES[6:]]))
+    refused(root, tmp_path / "out", capsys, f"{path}, line 2:", message)
+
+
+@pytest.mark.parametrize("count, message", [("9", "the count line says 9 images, but 10 image lines follow"),
+                                            ("11", "says 11 images, but 10"), ("ten", "expected the number of images"),
+                                            ("10 40", "got '10 40'")])
+def test_celeba_wrong_count_line(tmp_path, capsys, count, message):
+    root = make_celeba(tmp_path / "celeba")
+    set_line(root / "list_attr_celeba.txt", 1, count)
+    refused(root, tmp_path / "out", capsys, f"{root / 'list_attr_celeba.txt'}, line 1:", message)
+
+
+def test_celeba_attribute_file_must_cover_the_partition(tmp_path, capsys):
+    root = make_celeba(tmp_path / "celeba")
+    attr = root / "list_attr_celeba.txt"
+    set_line(attr, 9, attr.read_text().splitlines()[7])  # the line of 000006.jpg twice, none for 000007.jpg
+    refused(root, tmp_path / "out", capsys, f"{attr}, line 9:", "000006.jpg again (first on line 8)")
+    lines = attr.read_text().splitlines()
+    attr.write_text("\n".join(["9", *lines[1:8], *lines[9:]]) + "\n")  # 000007 left out, count fixed
+    refused(root, tmp_path / "out", capsys, f"{root / 'list_eval_partition.txt'}, line 7:", f"000007.jpg has no line in {attr}")
+
+
+@pytest.mark.parametrize("entry", ["../../secret.jpg", "../celeba_outside.jpg", "ABSOLUTE", "sub/../../escape.jpg", "link.jpg"])
+def test_celeba_partition_entries_must_stay_in_the_image_folder(tmp_path, capsys, entry):
+    root = make_celeba(tmp_path / "celeba")
+    write_jpg(tmp_path / "secret.jpg", 89, 109, seed=7)  # a real photo outside, so that a read would succeed
+    write_jpg(tmp_path / "celeba_outside.jpg", 89, 109, seed=8)
+    (root / "img_align_celeba" / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    entry = str(tmp_path / "secret.jpg") if entry == "ABSOLUTE" else entry
+    set_line(root / "list_eval_partition.txt", 2, f"{entry} 0")
+    refused(root, tmp_path / "out", capsys, f"{root / 'list_eval_partition.txt'}, line 2:",
+            f"{entry!r} is not a file inside {root / 'img_align_celeba'}")
+
+
+@pytest.mark.parametrize("entry", ["../../secret.jpg", "/img_align_celeba/000002.jpg"])
+def test_celeba_partition_entries_must_stay_in_the_archive(tmp_path, capsys, entry):
+    root = make_celeba(tmp_path / "celeba", as_zip=True)
+    set_line(root / "list_eval_partition.txt", 2, f"{entry} 0")
+    refused(root, tmp_path / "out", capsys, f"{root / 'list_eval_partition.txt'}, line 2:", "is not a file inside")
+
+
+def test_celeba_subfolder_entries_inside_the_folder_are_kept(tmp_path):
+    root, out = make_celeba(tmp_path / "celeba", attributes=False), tmp_path / "out"
+    folder = root / "img_align_celeba"
+    (folder / "sub").mkdir()
+    (folder / "000002.jpg").rename(folder / "sub" / "000002.jpg")
+    set_line(root / "list_eval_partition.txt", 2, "sub/000002.jpg 0")
+    assert prepare(prepare_celeba, root, out, "--size", 32, "--limit", 2) == 0
+    assert pngs(out / "train") == ["000001.png", "000002.png"]
+
+
+# ---------------------------------------------------------------- atomic output
+def interrupt_after(monkeypatch, n: int) -> None:
+    """Make the CelebA crop raise KeyboardInterrupt (as Ctrl-C would) on its (n+1)-th image."""
+    calls, real = [], prepare_celeba.crop_face
+
+    def crop(image, box=None):
+        calls.append(1)
+        if len(calls) > n:
+            raise KeyboardInterrupt
+        return real(image, box)
+    monkeypatch.setattr(prepare_celeba, "crop_face", crop)
+
+
+def test_interrupted_run_leaves_an_unfinished_folder_without_labels(tmp_path, monkeypatch, capsys):
+    root, out = make_celeba(tmp_path / "celeba"), tmp_path / "out"
+    assert prepare(prepare_celeba, root, out, "--size", 32, "--limit", 1) == 0
+    assert manifest(out)["finished"] is True and (out / "train" / "labels.csv").exists()
+    interrupt_after(monkeypatch, 3)
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 130
+    assert "run the same command again" in capsys.readouterr().err
+    m = manifest(out)
+    assert m == {"dataset": "celeba", "size": 32, "style": "xdog", "finished": False,
+                 "script_version": common.SCRIPT_VERSION}
+    assert not list(out.rglob("labels.csv")) and not list(out.rglob(".*"))
+    assert sum(len(pngs(out / s)) for s in common.SPLITS) == 3 + 3  # one per split from the first run, 3 new
+    load_folder(out / "train", size=32)  # every PNG there is complete
+    assert prepare(prepare_celeba, root, out, "--size", 64) == 2  # the unfinished manifest still guards the options
+    monkeypatch.undo()
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 0
+    m = manifest(out)
+    assert m["finished"] is True and m["counts"] == {"train": 4, "val": 3, "test": 3}
+    assert len((out / "val" / "labels.csv").read_text().splitlines()) == 4
+
+
+def test_failed_labels_write_leaves_no_partial_file(tmp_path, monkeypatch, capsys):
+    root, out = make_celeba(tmp_path / "celeba"), tmp_path / "out"
+    real = common.csv.writer
+
+    class DiskFull:  # writes the header and one row, then fails as a full disk would
+        def __init__(self, f, **kwargs):
+            self.writer = real(f, **kwargs)
+
+        def writerow(self, row):
+            self.writer.writerow(row)
+
+        def writerows(self, rows):
+            self.writer.writerow(next(iter(rows)))
+            raise OSError(28, "No space left on device")
+    monkeypatch.setattr(common.csv, "writer", DiskFull)
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert not list(out.rglob("labels.csv")) and not list(out.rglob(".*"))
+    assert manifest(out)["finished"] is False and len(pngs(out / "train")) == 4
+
+
+def test_labels_csv_quotes_fields_with_commas(tmp_path):
+    common.write_labels(tmp_path, "train", ["class"], {"b": [2], "a,1": [1]})
+    assert (tmp_path / "train" / "labels.csv").read_text() == 'file,class\n"a,1.png",1\nb.png,2\n'
+    write_jpg(tmp_path / "train" / "a,1.png", 8, 4, seed=1)
+    write_jpg(tmp_path / "train" / "b.png", 8, 4, seed=2)
+    assert load_folder(tmp_path / "train").labels["class"].tolist() == [1, 2]
+
+
+def test_unreadable_manifest_is_refused(tmp_path, capsys):
+    root, out = make_celeba(tmp_path / "celeba"), tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{half a manif")
+    assert prepare(prepare_celeba, root, out, "--size", 32) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'manifest.json'} is not a manifest" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
