@@ -15,15 +15,26 @@ generator's tanh); :func:`to_tensor` and :func:`to_image` convert.
 Datasets are uint8 arrays of joint images, (N, s, 2s, 3) RGB, in memory:
 :func:`faces_dataset` renders the embedded faces (no download), :func:`load_folder` reads a
 folder of joint PNGs (the format the data scripts write).
+
+Image files are checked before they are decoded: :func:`image_header` reads the size from the
+PNG, JPEG or BMP header (with Pillow), and a file of more than :data:`MAX_IMAGE_PIXELS` pixels is refused (a
+small PNG can hold a huge image). :func:`read_image` then converts what it decodes to 8-bit RGB:
+gray images are repeated into the three channels, 16-bit pixels are scaled to 8 bits, and
+transparent pixels are composited on white, with a warning (for a sketch a transparent
+background is paper).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import numbers
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+from PIL import Image
 import numpy as np
 import torch
 
@@ -34,33 +45,48 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 METADATA_FILES = ("manifest.json", "labels.csv")  # allowed beside the images in a dataset folder
 HELD_OUT_START = 1_000_000  # embedded faces from this index on are never used for training
 REFERENCE_START = HELD_OUT_START + 500_000  # held-out faces that realism measures compare with (not test sketches)
+MAX_IMAGE_PIXELS = 2048 * 4096  # an image file with more pixels is refused before it is decoded (a joint image of 2048-px halves)
 
 
 # ---------------------------------------------------------------- the joint-image convention
-def _width_axis(x: np.ndarray | torch.Tensor) -> int:
+def _width_axis(x: np.ndarray | torch.Tensor, name: str) -> int:
     """Tensors are (..., C, H, W); numpy images are (H, W), (H, W, C) or (N, H, W, C)."""
     if isinstance(x, torch.Tensor):
+        if x.ndim < 2:
+            raise ValueError(f"{name}: a tensor image is (..., H, W), got shape {tuple(x.shape)}")
         return x.ndim - 1
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name}: expects a numpy array or a torch tensor, got {type(x).__name__}")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"{name}: a numpy image is (H, W), (H, W, C) or (N, H, W, C), got shape {x.shape}")
     return 1 if x.ndim in (2, 3) else 2
 
 
 def join(sketch, photo):
     """The joint image ``[sketch | photo]``: the two halves side by side, sketch on the left.
 
-    Works on torch tensors (..., C, H, W) and numpy images (H, W[, C]) or (N, H, W, C).
+    Works on torch tensors (..., C, H, W) and numpy images (H, W[, C]) or (N, H, W, C); the two
+    halves must be of one kind and have the same shape and dtype (else a ValueError).
     Explained in the chapter "The joint representation".
     """
-    if sketch.shape != photo.shape:
+    axis = _width_axis(sketch, "join")
+    _width_axis(photo, "join")
+    if isinstance(sketch, torch.Tensor) != isinstance(photo, torch.Tensor):
+        raise ValueError(f"join: sketch is a {type(sketch).__name__} and photo a {type(photo).__name__}; give two of one kind")
+    if tuple(sketch.shape) != tuple(photo.shape):
         raise ValueError(f"join: sketch {tuple(sketch.shape)} and photo {tuple(photo.shape)} differ in shape")
-    axis = _width_axis(sketch)
+    if sketch.dtype != photo.dtype:
+        raise ValueError(f"join: sketch {sketch.dtype} and photo {photo.dtype} differ in dtype")
     if isinstance(sketch, torch.Tensor):
+        if sketch.device != photo.device:
+            raise ValueError(f"join: sketch on {sketch.device} and photo on {photo.device}")
         return torch.cat([sketch, photo], dim=axis)
     return np.concatenate([sketch, photo], axis=axis)
 
 
 def split(joint):
     """The inverse of :func:`join`: ``(sketch, photo)``, the left and right halves."""
-    axis = _width_axis(joint)
+    axis = _width_axis(joint, "split")
     width = joint.shape[axis]
     if width % 2:
         raise ValueError(f"split: a joint image has an even width, got shape {tuple(joint.shape)}")
@@ -75,10 +101,17 @@ def mask(known: str, height: int, width: int, device=None) -> torch.Tensor:
     """Binary mask M, (1, 1, height, width) float: 1 on the known half of a joint image.
 
     ``known="sketch"`` (sketch → photo, the paper's task) marks the left half, ``known="photo"``
-    (photo → sketch, the other direction) the right half. Explained in "The joint representation".
+    (photo → sketch, the other direction) the right half. ``height`` and ``width`` are whole
+    numbers >= 1 and the width is even (else a ValueError). Explained in "The joint representation".
     """
     if known not in ("sketch", "photo"):
         raise ValueError(f"mask: known must be 'sketch' or 'photo', got {known!r}")
+    for name, n in (("height", height), ("width", width)):
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"mask: {name} must be a whole number >= 1, got {n!r}")
+    if width % 2:
+        raise ValueError(f"mask: a joint image has an even width, got {height}×{width}")
+    height, width = int(height), int(width)
     ones = torch.ones(1, 1, height, width // 2, device=device)
     zeros = torch.zeros_like(ones)
     return join(ones, zeros) if known == "sketch" else join(zeros, ones)
@@ -147,8 +180,11 @@ def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0, cfg: xd
 
     The sketch is enlarged to 64 px (the scale :class:`xdog.PerturbConfig` is given at),
     perturbed there with seed ``(seed, i)`` for image ``i`` (``cfg`` sets how far each distortion
-    goes), and shrunk back with area averaging; the photo half is untouched. Explained in "Contextual GAN vs pix2pix".
+    goes), and shrunk back with area averaging; the photo half is untouched. Anything but uint8
+    joint images or a finite strength >= 0 is a ValueError. Explained in "Contextual GAN vs pix2pix".
     """
+    xdog.check_strength(strength)
+    images = _check_joints(images, "perturb_sketches")
     if strength == 0:
         return images.copy()
     sketches, photos = split(images)
@@ -160,6 +196,17 @@ def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0, cfg: xd
         drawn = xdog.perturb(big, strength, seed=(seed, i), cfg=cfg)
         out[i] = join(np.repeat(np.round(cv2.resize(drawn, (s, s), interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)[:, :, None], 3, 2), photo)
     return out
+
+
+def _check_joints(images, name: str) -> np.ndarray:
+    """``images`` as an array, or a ValueError unless it is uint8 joint images (N, s, 2s, 3), s >= 1."""
+    if not isinstance(images, (np.ndarray, list, tuple)):
+        raise ValueError(f"{name} expects uint8 joint images (N, s, 2s, 3), got {type(images).__name__}")
+    images = np.asarray(images)
+    shape = images.shape
+    if images.dtype != np.uint8 or images.ndim != 4 or shape[3] != 3 or shape[1] < 1 or shape[2] != 2 * shape[1]:
+        raise ValueError(f"{name} expects uint8 joint images (N, s, 2s, 3) with s >= 1, got {images.dtype} {shape}")
+    return images
 
 
 def parse_styles(style: str) -> list[str]:
@@ -214,34 +261,145 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_joint(path: Path, size: int | None = None) -> np.ndarray:
-    """Read one joint image file as uint8 RGB (s, 2s, 3), checking that it is one."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+# ---------------------------------------------------------------- image files
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _undecodable(where, why: str) -> ValueError:
+    return ValueError(f"{where} could not be decoded as an image: {why} (corrupt or truncated file?)")
+
+
+def image_header(data: bytes, where="image") -> tuple[str, int, int]:
+    """``(format, height, width)`` of a PNG, JPEG or BMP file from its bytes, without decoding the pixels.
+
+    Pillow reads the header only. Any other format, a header that is cut short, or a JPEG that
+    ends before its end-of-image marker is a ValueError naming ``where``.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked by the caller
+            with Image.open(io.BytesIO(data)) as im:
+                kind, (w, h) = im.format, im.size
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{where} is refused before decoding: {e}") from None
+    except Exception as e:  # Pillow raises UnidentifiedImageError, SyntaxError, struct.error… on bad headers
+        raise _undecodable(where, f"it is not a PNG, JPEG or BMP file ({type(e).__name__})") from None
+    if kind not in ("PNG", "JPEG", "BMP"):
+        raise _undecodable(where, f"it is not a PNG, JPEG or BMP file but {kind}")
+    if kind == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):  # image data cannot hold FF D9
+        raise _undecodable(where, "the JPEG has no end-of-image marker")
+    if h < 1 or w < 1:
+        raise _undecodable(where, f"its {kind} header gives the size {h}×{w}")
+    return kind, h, w
+
+
+def _to_rgb8(image: np.ndarray, where) -> tuple[np.ndarray, bool]:
+    """A decoded BGR(A) or gray(+alpha) image, 8 or 16 bits → uint8 RGB (H, W, 3), and whether it had
+    transparent pixels (composited on white: a transparent background is paper)."""
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{where} has {image.dtype} pixels; only 8- and 16-bit images can be read")
+    top = np.iinfo(image.dtype).max
+    image = image[:, :, None] if image.ndim == 2 else image
+    c = image.shape[2]
+    if c not in (1, 2, 3, 4):
+        raise ValueError(f"{where} has {c} channels; expected gray, gray + alpha, RGB or RGBA")
+    color, alpha = (image[:, :, : c - 1], image[:, :, c - 1 :]) if c in (2, 4) else (image, None)
+    color = np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color[:, :, ::-1]  # BGR → RGB
+    transparent = alpha is not None and bool((alpha < top).any())
+    if transparent or top != 255:
+        x = color.astype(np.float32) / top
+        if transparent:
+            a = alpha.astype(np.float32) / top
+            x = x * a + (1 - a)  # over white paper
+        color = np.round(x * 255).astype(np.uint8)
+    return np.ascontiguousarray(color), transparent
+
+
+def _read_image(path, max_pixels: int | None = None) -> tuple[np.ndarray, bool]:
+    """:func:`read_image` without the warning: the image and whether it had transparent pixels."""
+    data = Path(path).read_bytes()
+    kind, h, w = image_header(data, path)
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if h * w > limit:
+        name = "data.MAX_IMAGE_PIXELS" if max_pixels is None else "the limit"
+        raise ValueError(f"{path} is {h}×{w} pixels ({h * w:,}), more than {name} = {limit:,}: refused before decoding")
+    flags = cv2.IMREAD_UNCHANGED if kind == "PNG" else cv2.IMREAD_COLOR  # PNG: keep alpha, gray and 16 bits
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as e:
+        raise _undecodable(path, f"OpenCV failed ({str(e).strip().splitlines()[-1]})") from e
     if image is None:
-        raise ValueError(f"{path} could not be decoded as an image (corrupt or truncated file?)")
+        raise _undecodable(path, f"the {kind} data do not decode")
+    return _to_rgb8(image, path)
+
+
+def _warn_transparent(files: list, where) -> None:
+    """One warning for all ``files`` (read from ``where``) that had transparent pixels, naming the first."""
+    if files:
+        more = f" and {len(files) - 1} other images in {where}" if len(files) > 1 else ""
+        warnings.warn(f"{files[0]}{more} had transparent pixels: composited on white (a transparent background is paper)", stacklevel=3)
+
+
+def read_image(path, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image file (PNG, JPEG or BMP) as uint8 RGB (H, W, 3), checking its size first.
+
+    The header is read before the pixels: a file of more than ``max_pixels`` pixels (default
+    :data:`MAX_IMAGE_PIXELS`) is a ValueError that names it and its size, and nothing is decoded. Gray images are repeated into
+    three channels and 16-bit pixels scaled to 8 bits (v / 257, rounded). Transparent pixels are
+    composited on white, since for a sketch a transparent background is paper, with a warning
+    (PNG; a BMP's alpha channel is ignored, as OpenCV reads it, since many programs leave it 0).
+    A corrupt or truncated file is a ValueError that names it.
+    """
+    image, transparent = _read_image(path, max_pixels)
+    _warn_transparent([path] if transparent else [], path)
+    return image
+
+
+def _read_joint(path, size: int | None) -> tuple[np.ndarray, bool]:
+    """:func:`read_joint` without the warning: the joint image and whether it had transparent pixels."""
+    image, transparent = _read_image(path)
     h, w = image.shape[:2]
     if w != 2 * h:
         raise ValueError(f"{path} is {h}×{w}; a joint image (sketch | photo) is s×2s, e.g. 64×128")
     if size is not None and h != size:
         raise ValueError(f"{path} is {h}×{w}, but the preset needs {size}×{2 * size} joint images")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image, transparent
+
+
+def read_joint(path: Path, size: int | None = None) -> np.ndarray:
+    """Read one joint image file as uint8 RGB (s, 2s, 3), checking that it is one.
+
+    Read with :func:`read_image`: too large, corrupt and truncated files are refused, and
+    transparent pixels are composited on white (paper), with a warning.
+    """
+    image, transparent = _read_joint(path, size)
+    _warn_transparent([path] if transparent else [], path)
+    return image
 
 
 def load_folder(path: str | Path, size: int | None = None, limit: int | None = None) -> JointData:
     """Read a folder of joint PNGs (sketch left, photo right) into memory.
 
     ``size`` is the side each half must have (64 for the paper preset, 32 for cpu/tiny); every
-    file is checked, and a wrong size, a corrupt file or a non-image file gives an error that
-    names it. Explained in "The joint representation".
+    file is checked, and a wrong size, a corrupt file, a file of more than
+    :data:`MAX_IMAGE_PIXELS` pixels or a non-image file gives an error that names it. Files are
+    read with :func:`read_image`: gray and 16-bit images are converted, and transparent pixels
+    are composited on white (paper), with one warning for the whole folder.
+    Explained in "The joint representation".
     """
+    for name, n in (("size", size), ("limit", limit)):
+        if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"load_folder: {name} must be None or a whole number >= 1, got {n!r}")
     folder = Path(path)
     files = _image_files(folder)[:limit]
-    first = read_joint(files[0], size)
+    first, transparent = _read_joint(files[0], size)
     images = np.empty((len(files),) + first.shape, np.uint8)
     images[0] = first
+    with_alpha = [files[0]] if transparent else []
     for i, f in enumerate(files[1:], start=1):
-        images[i] = read_joint(f, first.shape[0])
+        images[i], transparent = _read_joint(f, first.shape[0])
+        with_alpha += [f] if transparent else []
+    _warn_transparent(with_alpha, folder)
     return JointData(images, read_labels(folder, files), source=str(folder))
 
 
@@ -266,16 +424,23 @@ def read_labels(folder: Path, files: list[Path]) -> dict[str, np.ndarray]:
 
 
 def save_folder(data: JointData | np.ndarray, path: str | Path) -> list[Path]:
-    """Write joint images as ``000000.png, 000001.png, …`` in ``path`` (the :func:`load_folder` format)."""
-    images = data.images if isinstance(data, JointData) else data
+    """Write joint images as ``000000.png, 000001.png, …`` in ``path`` (the :func:`load_folder` format).
+
+    The images are checked (uint8 (N, s, 2s, 3)) before anything is written, and each file is
+    written under a hidden temporary name and then renamed, so no half-written file is left.
+    """
+    images = _check_joints(data.images if isinstance(data, JointData) else data, "save_folder")
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for i, image in enumerate(images):
         target = folder / f"{i:06d}.png"
         tmp = target.with_name(f".{target.stem}.tmp.png")  # hidden: never read as data
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {tmp}")
-        tmp.replace(target)
+        try:
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"could not write {tmp}")
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
         written.append(target)
     return written

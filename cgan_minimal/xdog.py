@@ -22,7 +22,9 @@ mouth, glasses and beard outlines (about 12 % ink) without picking up the pixel 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+import numbers
+from dataclasses import dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -46,21 +48,41 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"xdog expects an (H, W) gray or (H, W, 3) RGB image, got shape {image.shape}")
+    if image.size == 0:
+        raise ValueError(f"xdog: the image is empty, shape {image.shape}")
     if image.dtype == np.uint8:
         image = image.astype(np.float32) / 255.0
     elif np.issubdtype(image.dtype, np.floating):
-        image = image.astype(np.float32)
         if not np.isfinite(image).all():
             raise ValueError("xdog: the image contains NaN or inf")
         if image.min() < -1e-6 or image.max() > 1 + 1e-6:
             raise ValueError(
                 f"xdog: a float image must lie in [0, 1], got [{image.min():.3g}, {image.max():.3g}]"
             )
+        image = image.astype(np.float32)
     else:
         raise ValueError(f"xdog expects uint8 or float pixels, got dtype {image.dtype}")
     if image.ndim == 3:  # ITU-R BT.601 luminance, the same weights as OpenCV's RGB2GRAY
         image = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return image
+
+
+def finite_number(v) -> bool:
+    """True for a real number (not a bool) that is finite as a float."""
+    try:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def check_config(cfg, name: str) -> None:
+    """A ValueError naming the parameter unless every field of ``cfg`` is a finite number
+    (and a whole number where its default is one)."""
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        whole = isinstance(f.default, int)
+        if not finite_number(v) or (whole and not isinstance(v, numbers.Integral)):
+            raise ValueError(f"{name}: {f.name} must be {'a whole number' if whole else 'a finite number'}, got {v!r}")
 
 
 def blur(gray: np.ndarray, sigma: float) -> np.ndarray:
@@ -86,6 +108,7 @@ def xdog(image: np.ndarray, cfg: XDoGConfig | None = None, **overrides: float) -
     Deterministic. Explained in the chapter "Sketches with XDoG".
     """
     cfg = replace(cfg or XDoGConfig(), **overrides)
+    check_config(cfg, "xdog")
     if cfg.sigma <= 0 or cfg.k <= 0 or cfg.phi <= 0:
         raise ValueError(f"xdog: sigma, k and phi must be > 0, got {cfg}")
     return soft_threshold(difference_of_gaussians(to_gray(image), cfg), cfg)
@@ -112,6 +135,7 @@ def photocopy(image: np.ndarray, cfg: PhotocopyConfig | None = None, **overrides
     bolder and dark regions keep dark rims, as on a photocopier. Explained in "Sketches with XDoG".
     """
     cfg = replace(cfg or PhotocopyConfig(), **overrides)
+    check_config(cfg, "photocopy")
     if cfg.detail <= 0 or cfg.smooth < 0:
         raise ValueError(f"photocopy: detail must be > 0 and smooth >= 0, got {cfg}")
     gray = to_gray(image)
@@ -197,6 +221,7 @@ def fdog(image: np.ndarray, cfg: FDoGConfig | None = None, **overrides: float) -
     coherent strokes and suppresses isolated noise. Explained in "Sketches with XDoG".
     """
     cfg = replace(cfg or FDoGConfig(), **overrides)
+    check_config(cfg, "fdog")
     if cfg.sigma_c <= 0 or cfg.k <= 0 or cfg.sigma_m <= 0 or cfg.phi <= 0 or cfg.etf_radius < 1:
         raise ValueError(f"fdog: sigma_c, k, sigma_m, phi must be > 0 and etf_radius >= 1, got {cfg}")
     gray = to_gray(image)
@@ -278,7 +303,7 @@ class PerturbConfig:
 
 
 def perturb(sketch_image: np.ndarray, strength: float, seed=0, cfg: PerturbConfig = PerturbConfig()) -> np.ndarray:
-    """A "poorly drawn" version of a clean sketch: float (H, W) in [0, 1] → the same shape and range.
+    """A "poorly drawn" version of a clean sketch: float (H, W) in [0, 1] → float32, the same shape and range.
 
     Strokes (connected regions of ink) are moved one by one (jitter), some are left out
     (dropout), the ink is thickened or thinned, and the whole drawing goes through a small
@@ -286,13 +311,12 @@ def perturb(sketch_image: np.ndarray, strength: float, seed=0, cfg: PerturbConfi
     linearly (0 returns the sketch unchanged; 1 is :class:`PerturbConfig` as given). The random
     draws depend only on ``seed`` (an int or a tuple such as ``(seed, i)``), not on the strength,
     so a stronger perturbation moves the same strokes further in the same directions.
-    Explained in "Contextual GAN vs pix2pix".
+    A uint8 sketch is read as 0…255; other dtypes, NaN, values outside [0, 1], an empty sketch
+    or a negative strength are a ValueError. Explained in "Contextual GAN vs pix2pix".
     """
-    if not (np.isfinite(strength) and strength >= 0):
-        raise ValueError(f"perturb: strength must be a finite number >= 0, got {strength}")
-    sketch_image = np.asarray(sketch_image, np.float32)
-    if sketch_image.ndim != 2:
-        raise ValueError(f"perturb expects a gray (H, W) sketch, got shape {sketch_image.shape}")
+    check_strength(strength)
+    check_config(cfg, "perturb")
+    sketch_image = _sketch_pixels(sketch_image)
     if strength == 0:
         return sketch_image.copy()
     h, w = sketch_image.shape
@@ -335,6 +359,28 @@ def perturb(sketch_image: np.ndarray, strength: float, seed=0, cfg: PerturbConfi
     out = cv2.remap(out, (src_x + field[0]).astype(np.float32), (src_y + field[1]).astype(np.float32), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return np.clip(1 - out, 0, 1).astype(np.float32)
+
+
+def check_strength(strength) -> None:
+    """A ValueError unless ``strength`` (of :func:`perturb`) is a finite number >= 0."""
+    if not (finite_number(strength) and strength >= 0):
+        raise ValueError(f"perturb: strength must be a finite number >= 0, got {strength!r}")
+
+
+def _sketch_pixels(sketch_image) -> np.ndarray:
+    """A sketch for :func:`perturb` as float32 (H, W) in [0, 1]: uint8 is divided by 255, float must lie in [0, 1]."""
+    sketch_image = np.asarray(sketch_image)
+    if sketch_image.ndim != 2 or sketch_image.size == 0:
+        raise ValueError(f"perturb expects a gray (H, W) sketch, got shape {sketch_image.shape}")
+    if sketch_image.dtype == np.uint8:
+        return sketch_image.astype(np.float32) / 255
+    if not np.issubdtype(sketch_image.dtype, np.floating):
+        raise ValueError(f"perturb expects uint8 or float pixels, got dtype {sketch_image.dtype}")
+    if not np.isfinite(sketch_image).all():
+        raise ValueError("perturb: the sketch contains NaN or inf")
+    if sketch_image.min() < -1e-6 or sketch_image.max() > 1 + 1e-6:
+        raise ValueError(f"perturb: a float sketch must lie in [0, 1], got [{sketch_image.min():.3g}, {sketch_image.max():.3g}]")
+    return np.clip(sketch_image.astype(np.float32), 0, 1)
 
 
 def _stroke_pieces(sketch_image: np.ndarray, cell: int) -> np.ndarray:

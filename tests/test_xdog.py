@@ -149,3 +149,41 @@ def test_perturb_rejects_bad_input(clean_sketches):
         xdog.perturb(clean_sketches[0], -0.1)
     with pytest.raises(ValueError, match="gray"):
         xdog.perturb(np.ones((8, 8, 3), np.float32), 0.5)
+
+
+# ---------------------------------------------------------------- careless input
+@pytest.mark.parametrize("style", xdog.STYLES)
+def test_empty_images_and_non_finite_parameters_are_refused(style):
+    for empty in (np.zeros((0, 0), np.uint8), np.zeros((0, 5, 3), np.float32)):
+        with pytest.raises(ValueError, match="empty"):
+            xdog.sketch(empty, style)
+    image = np.zeros((8, 8), np.uint8)
+    name = {"xdog": "sigma", "photocopy": "detail", "fdog": "sigma_c"}[style]
+    for bad in (np.nan, np.inf, "1"):
+        with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+            xdog.sketch(image, style, **{name: bad})
+    with pytest.raises(ValueError, match="whole number"):
+        xdog.fdog(image, etf_radius=2.5)
+    with pytest.raises(ValueError, match="uint8 or float pixels, got dtype int64"):
+        xdog.sketch(image.astype(np.int64), style)
+
+
+def test_a_huge_float_image_is_refused_as_out_of_range_not_as_inf():
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\], got \[1e\+300"):
+        xdog.xdog(np.full((4, 4), 1e300))
+
+
+def test_perturb_refuses_empty_nan_and_other_dtypes_and_reads_uint8(clean_sketches):
+    with pytest.raises(ValueError, match="gray"):
+        xdog.perturb(np.zeros((0, 0), np.float32), 0.5)  # once a crash inside OpenCV
+    with pytest.raises(ValueError, match="NaN"):
+        xdog.perturb(np.full((8, 8), np.nan, np.float32), 0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        xdog.perturb(np.full((8, 8), 2.0, np.float32), 0.5)
+    with pytest.raises(ValueError, match="dtype int64"):
+        xdog.perturb(np.ones((8, 8), np.int64), 0.5)
+    with pytest.raises(ValueError, match="strength"):
+        xdog.perturb(clean_sketches[0], "0.5")
+    s = clean_sketches[0]
+    as_uint8 = np.round(s * 255).astype(np.uint8)
+    np.testing.assert_array_equal(xdog.perturb(as_uint8, 0.5, seed=1), xdog.perturb(as_uint8 / np.float32(255), 0.5, seed=1))
