@@ -27,7 +27,7 @@ hair and misses thin glasses frames — measured in "Training the GAN").
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data
-from .utils import atomic_path, set_seed
+from .utils import atomic_path, set_seed, to_json
 
 FACE_ATTRIBUTES = ("glasses", "beard", "hair_style", "smile")  # what the embedded faces' labels give
 PRETRAINED = Path(__file__).parent / "pretrained" / "attributes_faces.pt"  # trained on the embedded faces
@@ -63,6 +63,15 @@ class ClassifierConfig:
             raise ValueError(f"ClassifierConfig: one class count per attribute, got {self.attributes} and {self.classes}")
         if min(self.classes) < 2:
             raise ValueError(f"ClassifierConfig: every attribute needs >= 2 classes, got {dict(zip(self.attributes, self.classes))}")
+        for name, ok, rule in (
+            ("size", self.size >= 8 and self.size % 8 == 0, "a multiple of 8, >= 8 (three 2× poolings)"),
+            ("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 2, ">= 2 (BatchNorm)"),
+            ("width", self.width >= 1, ">= 1"), ("features", self.features >= 1, ">= 1"), ("seed", self.seed >= 0, ">= 0"),
+            ("lr", math.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
+            ("blur", math.isfinite(self.blur) and self.blur >= 0, "a finite number >= 0"),
+        ):
+            if not ok:
+                raise ValueError(f"ClassifierConfig.{name} (--{name.replace('_', '-')}) must be {rule}, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -206,7 +215,7 @@ def save(model: AttributeClassifier, path: str | Path, record: dict | None = Non
     with atomic_path(path) as tmp:
         torch.save({"config": model.cfg.to_dict(), "weights": model.state_dict()}, tmp)
     with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"config": model.cfg.to_dict(), **(record or {})}, indent=2))
+        tmp.write_text(to_json({"config": model.cfg.to_dict(), **(record or {})}))
     return path
 
 

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, fields
@@ -27,9 +26,10 @@ from .figures import save_completions
 from .models import D_NORMS, PRESETS, preset
 from .project import ProjectConfig, complete_images
 from .train import (
-    LOSS_FIELDS, LOSSES, MODELS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data, read_checkpoint, read_losses, train,
+    LOSS_FIELDS, LOSSES, MODELS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data,
+    prepare_run_folder, read_checkpoint, read_losses, train,
 )
-from .utils import atomic_path, pick_device, set_seed
+from .utils import atomic_path, check_output_file, check_output_folder, pick_device, set_seed, to_json
 
 DEFAULT_TRAIN = TrainConfig()
 DEFAULT_PROJECT = ProjectConfig()
@@ -65,6 +65,7 @@ def run_completion(
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     dev = pick_device(device)
+    out = check_output_folder(out)
     G, D, model_cfg, train_cfg = load_models(checkpoint, dev, expected=preset(preset_name) if preset_name else None)
     test = load_held_out_data(train_cfg, model_cfg.size, n, data_path, style)
     set_seed(seed)
@@ -101,13 +102,12 @@ def run_completion(
         "data": test.source,
         "settings": asdict(cfg),
     }
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     given = data.split(test.images)[known_half]
     title = f"{cfg.known} → {'photo' if cfg.known == 'sketch' else 'sketch'}: SSIM {result['ssim']:.3f}"
     save_completions(out / "completions.png", given, data.split(completed)[unknown_half], truth, title=title)
     with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+        tmp.write_text(to_json(result))
     return result
 
 
@@ -125,6 +125,8 @@ def train_command(cfg: TrainConfig, out: str) -> str:
 
 def export_with_record(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
     """:func:`train.export` plus ``OUT.json``: the command, the training time and per-epoch mean losses."""
+    if Path(out).suffix == ".json":
+        raise ValueError(f"export --out {out}: the model's record is written to OUT.json, so the model cannot be a .json file; use e.g. model.pt")
     path = export(checkpoint, out, half=half)
     ckpt = read_checkpoint(path)
     cfg = TrainConfig.from_dict(ckpt["config"]["train"])
@@ -142,7 +144,7 @@ def export_with_record(checkpoint: str | Path, out: str | Path, half: bool = Tru
         "losses": losses,
     }
     with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(record, indent=2))
+        tmp.write_text(to_json(record))
     return path
 
 
@@ -152,6 +154,13 @@ def train_classifier(data_spec: str, out: str | Path, cfg, train_size: int = 100
     Held-out accuracy is measured on held-out faces, or on ``test_data`` (default: the folder's
     sibling ``test/``), and stored in the record. Returns the record.
     """
+    if Path(out).suffix == ".json":
+        raise ValueError(f"train-classifier --out {out}: the record is written to OUT.json, so the classifier cannot be a .json file")
+    if data_spec == "faces" and train_size < 1:
+        raise ValueError(f"--train-size must be >= 1 for the embedded faces, got {train_size}")
+    if train_size < 0 or test_size < 1:
+        raise ValueError(f"--train-size must be >= 0 (0 = all of a folder) and the test size >= 1, got {train_size}, {test_size}")
+    check_output_file(out)
     t0 = time.perf_counter()
     if data_spec == "faces":
         train_set = attributes.faces_photos(train_size, cfg.size, seed=cfg.seed)
@@ -261,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="faces", help="'faces' (embedded) or a folder of joint PNGs (default %(default)s)")
     p.add_argument("--out", required=True, help="run folder (checkpoint, samples, losses)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in OUT (its checkpoint, losses, samples) instead of refusing")
     p.add_argument("--init-from", default="", help="start from a trained checkpoint (fine-tuning, e.g. on another style with --lr 1e-5)")
     p.add_argument("--model", choices=list(MODELS), default=DEFAULT_TRAIN.model, help="contextual (Contextual GAN) or pix2pix (the baseline) (default %(default)s)")
     p.add_argument("--l1-weight", type=float, default=DEFAULT_TRAIN.l1_weight, help="pix2pix only: weight of the L1 term (default %(default)s)")
@@ -306,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train the cpu preset on the embedded faces, then complete held-out sketches")
     p.add_argument("--out", required=True, help="output folder (the run goes to OUT/run)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in OUT instead of refusing")
     _add_train_args(p, TrainConfig(preset=DEMO["preset"], epochs=DEMO["epochs"], train_size=DEMO["train_size"]))
     _add_complete_args(p, n=DEMO["n"])
     p.set_defaults(iters=DEMO["iters"])
@@ -318,8 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             cfg = _train_cfg(args, args.data)
             t0 = time.perf_counter()
-            train(cfg, args.out, resume=args.resume, eval_every=args.eval_every, classifier=args.classifier)
-            print(f"trained {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s; checkpoint in {Path(args.out) / 'checkpoint.pt'}")
+            trainer = train(cfg, args.out, resume=args.resume, eval_every=args.eval_every, classifier=args.classifier, overwrite=args.overwrite)
+            print(f"trained {trainer.epochs_run} epochs in {time.perf_counter() - t0:.0f} s ({trainer.epoch} in all); "
+                  f"checkpoint in {Path(args.out) / 'checkpoint.pt'}")
         elif args.command == "complete":
             m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed,
                                device=args.device, preset_name=args.preset, style=args.style)
@@ -345,16 +357,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.n < 1:
                 raise ValueError(f"--n must be >= 1, got {args.n}")
             cfg = _train_cfg(args, "faces")
-            out = Path(args.out)
+            out = check_output_folder(args.out)
+            prepare_run_folder(out / "run", resume=False, overwrite=args.overwrite)  # refuse an earlier demo before any work
             t0 = time.perf_counter()
             train_set = load_training_data(cfg, preset(cfg.preset).size)
-            train(cfg, out / "run", dataset=train_set, eval_every=args.eval_every, classifier=args.classifier)
+            train(cfg, out / "run", dataset=train_set, eval_every=args.eval_every, classifier=args.classifier, overwrite=args.overwrite)
             t_train = time.perf_counter() - t0
             m = run_completion(out / "run", out, args.n, pcfg, None, args.complete_seed, device=args.device, train_set=train_set)
             print(f"trained {cfg.epochs} epochs on {cfg.train_size} faces in {t_train:.0f} s")
             print(summary(m))
             print(f"wrote {out / 'completions.png'} and {out / 'metrics.json'} (total {time.perf_counter() - t0:.0f} s)")
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (ValueError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a missing input, a read-only or full disk, a path under a file…
+        where = f": {e.filename}" if e.filename and str(e.filename) not in str(e.strerror) else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     return 0

@@ -22,7 +22,6 @@ The true photos are scored too (method ``real_photo``): what a perfect answer ge
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ from .figures import grid, save_figure
 from .models import Discriminator, Generator
 from .project import ProjectConfig, complete_images
 from .train import TrainConfig, load_held_out_data, load_models, reference_photos
-from .utils import atomic_path, pick_device
+from .utils import atomic_path, check_output_folder, pick_device, to_json
 
 METHODS = ("contextual_gan", "pix2pix", "real_photo")
 COLUMNS = ("ssim", "psnr", "attributes", "realism_fd", "fidelity_kl")  # the table's numbers, in order
@@ -153,6 +152,9 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "∞" if value == math.inf else f"{value:.{digits}f}"
 
 
+INFINITE_NOTE = "\n∞: the real photo against itself has no error, so its PSNR is infinite (null in results.json).\n"
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table, one line per method and strength."""
     lines = ["| method | strength | " + " | ".join(HEADERS[c] for c in COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
@@ -223,9 +225,9 @@ def write(result: Evaluation, out: str | Path) -> dict[str, Path]:
     paths = {name: out / name for name in ("results.csv", "results.md", "results.json", "robustness.png", "examples.png")}
     write_csv(result.rows, paths["results.csv"])
     with atomic_path(paths["results.md"]) as tmp:
-        tmp.write_text(markdown_table(result.rows))
+        tmp.write_text(markdown_table(result.rows) + INFINITE_NOTE)
     with atomic_path(paths["results.json"]) as tmp:
-        tmp.write_text(json.dumps({"rows": result.rows, "settings": result.settings}, indent=2, default=str))
+        tmp.write_text(to_json({"rows": result.rows, "settings": result.settings}, default=str))
     save_figure(robustness_figure(result.rows), paths["robustness.png"])
     save_figure(examples_figure(result.examples), paths["examples.png"])
     return paths
@@ -234,6 +236,7 @@ def write(result: Evaluation, out: str | Path) -> dict[str, Path]:
 def run(checkpoint, baseline, out, cfg: EvalConfig = EvalConfig(), project_cfg: ProjectConfig = ProjectConfig(iters=200),
         classifier=None, data_path=None, device="auto") -> Evaluation:
     """Load, evaluate and write everything: the ``evaluate`` command."""
+    check_output_folder(out)  # before the compute, not after
     result = evaluate(load(checkpoint, baseline, classifier, pick_device(device)), cfg, project_cfg, data_path)
     result.settings.update(checkpoint=str(checkpoint), baseline=str(baseline), classifier=str(classifier or attributes.PRETRAINED))
     write(result, out)

@@ -24,6 +24,7 @@ import copy
 import csv
 import functools
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -38,7 +39,7 @@ from . import attributes, faces, metrics
 from . import data as data_mod
 from .figures import grid, save_png
 from .models import Discriminator, Generator, ModelConfig, preset, sample_z
-from .utils import atomic_path, pick_device, set_seed
+from .utils import atomic_path, check_output_file, check_output_folder, pick_device, remove_stale_temporaries, set_seed, to_json
 
 CHECKPOINT = "checkpoint.pt"
 PRETRAINED = Path(__file__).parent / "pretrained"  # models shipped with the package (see export)
@@ -87,26 +88,29 @@ class TrainConfig:
                 setattr(self, name, value)
 
     def validate(self) -> "TrainConfig":
+        """Check every field; each message names the field and its command-line option."""
         if self.model not in MODELS:
-            raise ValueError(f"TrainConfig.model must be one of {', '.join(MODELS)}, got {self.model!r}")
+            raise ValueError(f"TrainConfig.model (--model) must be one of {', '.join(MODELS)}, got {self.model!r}")
         preset(self.preset)
-        for name in ("train_size", "epochs", "batch_size", "g_steps"):
-            minimum = 0 if name == "train_size" else 1
-            if getattr(self, name) < minimum:
-                raise ValueError(f"TrainConfig.{name} must be >= {minimum}, got {getattr(self, name)}")
-        if self.l1_weight < 0:
-            raise ValueError(f"TrainConfig.l1_weight must be >= 0, got {self.l1_weight}")
-        if self.lr <= 0 or not 0 <= self.ema_decay < 1:
-            raise ValueError(f"TrainConfig needs lr > 0 and 0 <= ema_decay < 1, got lr={self.lr}, ema_decay={self.ema_decay}")
-        if not 0 < self.real_label <= 1 or self.instance_noise < 0:
-            raise ValueError(f"TrainConfig needs 0 < real_label <= 1 and instance_noise >= 0, got {self.real_label}, {self.instance_noise}")
-        if self.data == "faces" and self.train_size < 1:
-            raise ValueError("TrainConfig.train_size must be >= 1 for the embedded faces")
+        for name, ok, rule in (
+            ("train_size", self.train_size >= (1 if self.data == "faces" else 0), ">= 1" if self.data == "faces" else ">= 0 (0 = all)"),
+            ("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"), ("g_steps", self.g_steps >= 1, ">= 1"),
+            ("seed", 0 <= self.seed < 2**63, "in [0, 2^63)"), ("r1_every", self.r1_every >= 1, ">= 1"),
+        ):
+            if not ok:
+                raise ValueError(f"TrainConfig.{name} (--{name.replace('_', '-')}) must be {rule}, got {getattr(self, name)}")
+        for name, ok, rule in (
+            ("lr", lambda v: v > 0, "> 0"), ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"), ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("ema_decay", lambda v: 0 <= v < 1, "in [0, 1)"), ("instance_noise", lambda v: v >= 0, ">= 0"),
+            ("real_label", lambda v: 0 < v <= 1, "in (0, 1]"), ("l1_weight", lambda v: v >= 0, ">= 0"),
+            ("r1_gamma", lambda v: v >= 0, ">= 0"), ("lr_D_mult", lambda v: v > 0, "> 0"),
+        ):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
+                raise ValueError(f"TrainConfig.{name} (--{name.replace('_', '-')}) must be a finite number {rule}, got {value}")
         data_mod.parse_styles(self.style)
         if self.loss not in LOSSES:
-            raise ValueError(f"TrainConfig.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.r1_gamma < 0 or self.r1_every < 1 or self.lr_D_mult <= 0:
-            raise ValueError(f"TrainConfig needs r1_gamma >= 0, r1_every >= 1, lr_D_mult > 0; got {self.r1_gamma}, {self.r1_every}, {self.lr_D_mult}")
+            raise ValueError(f"TrainConfig.loss (--loss) must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         parse_augment(self.augment)
         self.model_config()  # d_norm and mbstd
         if self.data != "faces" and self.style != "xdog":
@@ -352,6 +356,7 @@ class Trainer:
     ema_steps: int = 0  # updates the EMA has averaged (drives its warm-up; carried over by init_from)
     train_seconds: float = 0.0  # wall-clock time spent in training epochs so far
     steps_per_epoch: int = 1
+    epochs_run: int = 0  # epochs trained by the latest call of train()
 
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Trainer":
@@ -448,6 +453,8 @@ class Trainer:
         for i, idx in enumerate(bar):
             real = images[idx].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
             pending.append(self.step(real))
+            if i % 10 == 0 or i == len(batches) - 1:  # every 10 steps: a diverged run stops early, at little cost on a GPU
+                check_finite(self, pending[-1])
             if progress and (i % 10 == 0 or i == len(batches) - 1):
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in pending[-1].items()})
         for i, losses in enumerate(pending):
@@ -551,7 +558,51 @@ def read_checkpoint(path: str | Path) -> dict:
         missing = ["G"]
     if missing:
         raise ValueError(f"{path} is not a cgan_minimal checkpoint: missing {', '.join(missing)}")
+    check_saved_config(ckpt["config"], path)
     return ckpt
+
+
+# Sane bounds for the network shapes a checkpoint may ask for (checked before any network is built).
+MODEL_BOUNDS = {"size": (8, 512), "nz": (1, 4096), "ngf": (1, 1024), "ndf": (1, 1024), "channels": (1, 4), "mbstd": (0, 1024),
+                "d_layers": (0, 8), "d_kernel": (1, 9)}
+
+
+def _check_fields(section: dict, cls, where: str) -> None:
+    """Every key of ``section`` is a field of dataclass ``cls`` and has the type of its default."""
+    defaults = cls() if cls is not TrainConfig else TrainConfig(recipe="dcgan")
+    names = {f.name for f in fields(cls)}
+    for key, value in section.items():
+        if key not in names:
+            raise ValueError(f"{where}: unknown setting {key!r}")
+        default = getattr(defaults, key)
+        kind = (int, float) if isinstance(default, float) else type(default)
+        if not isinstance(value, kind) or (isinstance(value, bool) and not isinstance(default, bool)):
+            raise ValueError(f"{where}: {key} must be {type(default).__name__}, got {value!r}")
+
+
+def check_saved_config(config, path) -> None:
+    """Refuse a checkpoint's config that is malformed: sections, keys, types and sane bounds.
+
+    A crafted or foreign file fails here with its path and the setting, before any network is built.
+    """
+    where = f"checkpoint {path}"
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "train")):
+        raise ValueError(f"{where}: its config needs a 'model' and a 'train' section")
+    _check_fields(config["train"], TrainConfig, f"{where}, train config")
+    if config["train"].get("model", "contextual") == "pix2pix":
+        from .pix2pix import Pix2PixConfig as model_class
+    else:
+        model_class = ModelConfig
+    _check_fields(config["model"], model_class, f"{where}, model config")
+    for key, value in config["model"].items():
+        low, high = MODEL_BOUNDS.get(key, (None, None))
+        if low is not None and not low <= value <= high:
+            raise ValueError(f"{where}, model config: {key} = {value} is outside [{low}, {high}]")
+    try:
+        model_class(**config["model"])
+        TrainConfig.from_dict(config["train"]).validate()
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def check_model_config(ckpt: dict, expected: ModelConfig, path) -> None:
@@ -593,6 +644,12 @@ def export(path: str | Path, out: str | Path, half: bool = True) -> Path:
     for a full checkpoint); they are loaded back as float32. The file works with
     :func:`load_models` and ``init_from``, not with ``resume``. Explained in "Training the GAN".
     """
+    source, out = Path(path) / CHECKPOINT if Path(path).is_dir() else Path(path), Path(out)
+    if out.exists() and out.resolve() == source.resolve():
+        raise ValueError(f"export --out {out} is the checkpoint being exported: write the model to another file")
+    if out.is_file() and _resumable(out):
+        raise ValueError(f"export --out {out} is a resumable training checkpoint: write the model to another file")
+    check_output_file(out)
     ckpt = read_checkpoint(path)
 
     def small(state: dict) -> dict:
@@ -605,6 +662,14 @@ def export(path: str | Path, out: str | Path, half: bool = True) -> Path:
     with atomic_path(out) as tmp:
         torch.save(slim, tmp)
     return Path(out)
+
+
+def _resumable(path: Path) -> bool:
+    """Whether ``path`` is a training checkpoint (with optimiser state) that resume needs."""
+    try:
+        return "opt_G" in read_checkpoint(path)
+    except ValueError:
+        return False
 
 
 def pretrained(name: str = "faces_xdog") -> Path:
@@ -645,9 +710,41 @@ def trainer_for(cfg: TrainConfig) -> type[Trainer]:
     return Trainer
 
 
+RUN_FILES = (CHECKPOINT, "config.json", "losses.csv", "metrics.json")  # what train writes in a run folder, with samples/
+
+
+def prepare_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to silently replace a run; with ``overwrite``, remove everything an earlier run wrote.
+
+    Also removes the temporaries that a run killed while saving left behind.
+    """
+    check_output_folder(out)
+    if out.is_dir():
+        remove_stale_temporaries(out)
+    if (out / CHECKPOINT).exists() and not (resume or overwrite):
+        raise ValueError(f"{out} already holds a training run: pass --resume to continue it, or --overwrite to replace it")
+    if overwrite and not resume:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        for png in (out / "samples").glob("epoch_*.png"):
+            png.unlink()
+
+
+def check_finite(trainer: "Trainer", losses: dict[str, torch.Tensor]) -> None:
+    """Stop a diverging run: a loss or a weight that is not finite raises, before anything is saved."""
+    bad = [k for k, v in losses.items() if not torch.isfinite(v).all()]
+    bad += [f"{net}.{name}" for net, model in (("G", trainer.G), ("D", trainer.D))
+            for name, w in model.named_parameters() if not torch.isfinite(w).all()][:3]
+    if bad:
+        kept = f"the last good checkpoint (epoch {trainer.epoch}) is kept" if trainer.epoch else "no checkpoint was written"
+        raise FloatingPointError(
+            f"training diverged at epoch {trainer.epoch + 1}, step {trainer.steps}: {', '.join(bad)} not finite; {kept}; try a lower --lr"
+        )
+
+
 def train(
     cfg: TrainConfig, out: str | Path, resume: bool = False, dataset: data_mod.JointData | None = None, progress: bool = True,
-    eval_every: int = 0, classifier: str | Path | None = None, quality_samples: int = 1000,
+    eval_every: int = 0, classifier: str | Path | None = None, quality_samples: int = 1000, overwrite: bool = False,
 ) -> Trainer:
     """Train (or, with ``resume``, continue) a run in folder ``out``; returns the :class:`Trainer`.
 
@@ -655,16 +752,26 @@ def train(
     every ``eval_every`` epochs, the completion generator's sample quality
     (:func:`metrics.sample_quality`, ``quality_samples`` samples against as many real photos; read
     by ``classifier``, by default the shipped one for the embedded faces) is printed and written
-    to ``out/metrics.json``; ``quality_samples=0`` skips it. Explained in "Training the GAN".
+    to ``out/metrics.json``; ``quality_samples=0`` skips it. A folder that already holds a run is
+    refused unless ``resume`` (continue it) or ``overwrite`` (start over; the old files are
+    removed). A loss or weight that stops being finite ends the run with ``FloatingPointError``,
+    keeping the last good checkpoint. ``trainer.epochs_run`` is the number of epochs this call
+    trained. Explained in "Training the GAN".
     """
     cfg.validate()
     if eval_every < 0 or quality_samples < 0 or quality_samples == 1:
         raise ValueError(f"eval_every must be >= 0 and quality_samples 0 or >= 2, got {eval_every}, {quality_samples}")
     out = Path(out)
     ckpt_path = out / CHECKPOINT
+    pick_device(cfg.device)  # a bad device name fails before the folder is touched
+    prepare_run_folder(out, resume, overwrite)
     trainer_class = trainer_for(cfg)
     if resume and ckpt_path.exists():
         trainer = trainer_class.load(ckpt_path, cfg)
+        if trainer.epoch >= cfg.epochs:
+            if progress:
+                print(f"{out} already has {trainer.epoch} epochs (--epochs {cfg.epochs}): nothing to train")
+            return trainer  # config.json and the checkpoint stay as they are
     else:
         if resume:
             print(f"no checkpoint in {out}; starting a new run")
@@ -685,10 +792,10 @@ def train(
         images = images.pin_memory()
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.json") as tmp:
-        tmp.write_text(json.dumps({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}, indent=2))
+        tmp.write_text(to_json({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}))
     rows = read_losses(out / "losses.csv", trainer.epoch)
     quality = read_quality(out / "metrics.json", trainer.epoch)
-    start = time.perf_counter()
+    start, first_epoch = time.perf_counter(), trainer.epoch
     for _ in range(trainer.epoch, cfg.epochs):
         t_epoch = time.perf_counter()
         epoch_rows = trainer.run_epoch(images, progress)
@@ -710,9 +817,10 @@ def train(
             q = metrics.sample_quality(generated_photos(G, quality_samples), reference, clf)
             quality.append({"epoch": trainer.epoch, **q})
             with atomic_path(out / "metrics.json") as tmp:
-                tmp.write_text(json.dumps({"sample_quality": quality}, indent=2))
+                tmp.write_text(to_json({"sample_quality": quality}))
             if progress:
                 tqdm.write(quality_line(q))
+        trainer.epochs_run = trainer.epoch - first_epoch
     return trainer
 
 

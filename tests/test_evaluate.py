@@ -50,7 +50,7 @@ def test_evaluate_writes_a_well_formed_table(evaluated):
             assert float(r["ssim"]) == pytest.approx(1.0) and math.isinf(float(r["psnr"]))
         else:
             assert -1 <= float(r["ssim"]) < 1 and 0 < float(r["psnr"]) < 100
-    table = (evaluated / "results.md").read_text().strip().splitlines()
+    table = [line for line in (evaluated / "results.md").read_text().splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(rows)
     assert all(line.startswith("|") and line.count("|") == 2 + len(evaluate.COLUMNS) + 1 for line in table)
     assert "SSIM" in table[0] and "fidelity KL" in table[0]
@@ -107,3 +107,6 @@ def test_evaluate_on_folder_data_uses_its_labels(tmp_path):
     assert result.settings["data"].endswith("test") and result.settings["n"] == 8
     assert {r["method"] for r in result.rows} == set(evaluate.METHODS) and "attr_Eyeglasses" in result.rows[0]
     assert (tmp_path / "out" / "results.md").is_file()
+    strict = json.loads((tmp_path / "out" / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"results.json holds {c}"))
+    assert [r["psnr"] for r in strict["rows"] if r["method"] == "real_photo"][0] is None  # identical images: ∞ in the table
+    assert "∞" in (tmp_path / "out" / "results.md").read_text()
