@@ -2,7 +2,10 @@
 
     train             train G and D on joint images (the embedded faces or a folder of joint PNGs);
                       ``--model pix2pix`` trains the baseline instead
-    complete          complete held-out sketches with a trained model; write completions.png, metrics.json
+    complete          complete held-out sketches with a trained model; write completions.png, metrics.json;
+                      ``--sketch drawing.png …`` completes your own drawings instead (data.prepare_drawing
+                      makes each a sketch like the training ones; NAME_completion.png shows the best
+                      ``--top-k`` of as many random starts)
     demo              train the cpu preset on the embedded faces, then complete; the README's main job
     export            write the small model file (config, D, EMA generator; float16) that completion needs
     evaluate          Contextual GAN vs pix2pix on clean and perturbed sketches: table and robustness curves
@@ -22,7 +25,7 @@ import torch
 
 from . import attributes, data, evaluate, metrics
 from .evaluate import EvalConfig
-from .figures import save_completions
+from .figures import grid, save_completions, save_png
 from .models import D_NORMS, PRESETS, preset
 from .project import ProjectConfig, complete_images
 from .train import (
@@ -106,6 +109,75 @@ def run_completion(
     given = data.split(test.images)[known_half]
     title = f"{cfg.known} → {'photo' if cfg.known == 'sketch' else 'sketch'}: SSIM {result['ssim']:.3f}"
     save_completions(out / "completions.png", given, data.split(completed)[unknown_half], truth, title=title)
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(to_json(result))
+    return result
+
+
+def complete_drawings(
+    checkpoint: str | Path, drawings: list[str | Path], out: str | Path, cfg: ProjectConfig = DEFAULT_PROJECT, top_k: int = 4,
+    seed: int = 0, device: str = "auto", preset_name: str | None = None, style: str | None = None,
+) -> dict:
+    """Complete your own drawings: for each, ``top_k`` random starts, ranked by their final contextual loss.
+
+    Each file is read with :func:`data.read_image` and made into a sketch like the training ones by
+    :func:`data.prepare_drawing` (in the model's sketch style, or ``style``); all files are checked
+    before any compute, and the bad ones are named in one ValueError. ``out/NAME_completion.png``
+    shows the sketch and the ``top_k`` completed photos, best first; ``out/metrics.json`` holds the
+    contextual loss of every start, first and last step. The starts are ``top_k`` copies of the
+    drawing completed in one batch, each with its own best-of-N start z0 (seeded by ``seed``, so a
+    drawing's result does not depend on the others). Explained in "Projection through back-propagation".
+    """
+    cfg = cfg.validate()
+    if cfg.known != "sketch":
+        raise ValueError(f"--sketch completes drawings (sketch → photo); --known {cfg.known} does not apply")
+    if top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {top_k}")
+    paths = [Path(p) for p in drawings]
+    names = [p.stem for p in paths]
+    twice = sorted({str(p) for p in paths if names.count(p.stem) > 1})
+    if twice:
+        raise ValueError(f"drawings {', '.join(twice)} share a name, and NAME_completion.png would be written twice: rename one")
+    dev = pick_device(device)
+    out = check_output_folder(out)
+    G, D, model_cfg, train_cfg = load_models(checkpoint, dev, expected=preset(preset_name) if preset_name else None)
+    style = style or train_cfg.style
+    data.parse_styles(style)
+    joints, problems = [], []
+    for p in paths:
+        try:
+            joints.append(data.prepare_drawing(data.read_image(p), model_cfg.size, style, where=p))  # (s, 2s, 3)
+        except (ValueError, OSError) as e:
+            problems.append(str(e) if isinstance(e, ValueError) else f"{p}: {e.strerror or e}")
+    if problems:
+        raise ValueError(f"{len(problems)} of {len(paths)} drawings cannot be completed: " + "; ".join(problems))
+    set_seed(seed)
+    start = time.perf_counter()
+    results = []
+    out.mkdir(parents=True, exist_ok=True)
+    for p, joint in zip(paths, joints):
+        completed, history = complete_images(G, D, np.repeat(joint[None], top_k, axis=0), cfg, seed, top_k, dev)  # (k, s, 2s, 3), (2, k)
+        order = torch.argsort(history[1]).tolist()  # best (lowest final contextual loss) first
+        row = np.concatenate([data.split(joint[None])[0], data.split(completed[order])[1]])  # (1 + k, s, s, 3)
+        image = save_png(grid(row, ncol=len(row)), out / f"{p.stem}_completion.png", scale=4)
+        results.append({
+            "file": str(p),
+            "image": image.name,
+            "ranking": order,
+            "contextual_loss_start": [round(float(v), 5) for v in history[0]],
+            "contextual_loss_end": [round(float(v), 5) for v in history[1]],
+            "best_contextual_loss": round(float(history[1].min()), 5),
+        })
+    result = {
+        "drawings": results,
+        "n": len(results),
+        "top_k": top_k,
+        "seed": seed,
+        "sketch_style": style,
+        "seconds": round(time.perf_counter() - start, 2),
+        "checkpoint": str(checkpoint),
+        "settings": asdict(cfg),
+    }
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(to_json(result))
     return result
@@ -276,13 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--l1-weight", type=float, default=DEFAULT_TRAIN.l1_weight, help="pix2pix only: weight of the L1 term (default %(default)s)")
     _add_train_args(p, DEFAULT_TRAIN)
 
-    p = sub.add_parser("complete", help="complete held-out sketches with a trained model")
+    p = sub.add_parser("complete", help="complete held-out sketches, or your own drawings (--sketch), with a trained model")
     p.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint file")
     p.add_argument("--data", default=None, help="test images: 'faces' or a folder (default: held out from the training data)")
-    p.add_argument("--out", required=True, help="folder for completions.png and metrics.json")
+    p.add_argument("--out", required=True, help="folder for completions.png (with --sketch: NAME_completion.png) and metrics.json")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default %(default)s)")
     p.add_argument("--preset", choices=list(PRESETS), default=None, help="refuse a checkpoint of another preset")
-    p.add_argument("--style", default=None, help="sketch style of the held-out faces (default: the model's own)")
+    p.add_argument("--style", default=None, help="sketch style of the held-out faces, or the one --sketch drawings are made like (default: the model's own)")
+    p.add_argument("--sketch", nargs="+", default=None, metavar="PNG",
+                   help="complete your own drawings (any size, dark on light or light on dark) instead of held-out sketches")
+    p.add_argument("--top-k", type=int, default=4, help="with --sketch: random starts per drawing, shown best first (default %(default)s)")
     _add_complete_args(p, n=64)
 
     p = sub.add_parser("export", help="write the small model file that completion needs (float16)")
@@ -332,6 +407,15 @@ def main(argv: list[str] | None = None) -> int:
             trainer = train(cfg, args.out, resume=args.resume, eval_every=args.eval_every, classifier=args.classifier, overwrite=args.overwrite)
             print(f"trained {trainer.epochs_run} epochs in {time.perf_counter() - t0:.0f} s ({trainer.epoch} in all); "
                   f"checkpoint in {Path(args.out) / 'checkpoint.pt'}")
+        elif args.command == "complete" and args.sketch:
+            if args.data is not None or args.n != 64:  # 64: the parser's default --n
+                raise ValueError("--sketch completes your drawings; --data and --n choose held-out sketches: give one or the other")
+            m = complete_drawings(args.checkpoint, args.sketch, args.out, _project_cfg(args), args.top_k, args.complete_seed,
+                                  device=args.device, preset_name=args.preset, style=args.style)
+            print(f"completed {m['n']} drawings, {m['top_k']} starts each, in {m['seconds']:.1f} s; final contextual loss, best first:")
+            for d in m["drawings"]:
+                print(f"  {d['file']}: " + ", ".join(f"{d['contextual_loss_end'][i]:.3f}" for i in d["ranking"]))
+            print(f"wrote {', '.join(d['image'] for d in m['drawings'])} and metrics.json to {args.out}")
         elif args.command == "complete":
             m = run_completion(args.checkpoint, args.out, args.n, _project_cfg(args), args.data, args.complete_seed,
                                device=args.device, preset_name=args.preset, style=args.style)

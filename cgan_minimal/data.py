@@ -175,6 +175,91 @@ def make_joint(photo: np.ndarray, size: int, style: str = "xdog", **params: floa
     return joint_from_sketch(sketch(photo, style, **params), photo, size)
 
 
+def prepare_drawing(image: np.ndarray, size: int, style: str = "xdog", where="drawing",
+                    margin: float = 0.05, stroke_width: float = 2.5) -> np.ndarray:
+    """Your own drawing → a joint image [sketch | blank photo] like the training ones, uint8 (size, 2·size, 3).
+
+    ``image`` is the drawing as :func:`read_image` gives it (uint8 RGB of any size), or a gray
+    (H, W), RGB (H, W, 3) or RGBA (H, W, 4) array, uint8, uint16 or float in [0, 1]. The
+    training sketches are XDoG lines drawn on a 64-px face and area-averaged to ``size``
+    (:func:`make_joint`): dark, nearly binary strokes about 2.5 px wide at 64 px (φ = 200), on
+    white paper, the face filling the square. The drawing is made alike, step by step:
+
+    1. gray: RGBA is composited on white paper, RGB weighted as in :func:`xdog.to_gray`;
+    2. paper: a drawing whose median is below 0.5 has a dark background and is inverted, so
+       that lines are dark on light paper; the paper's shade is the median;
+    3. ink: the pixels darker than halfway between the paper and the darkest pixel;
+    4. frame: the bounding box of the ink, a ``margin`` (fraction of its longer side) added
+       around it, centred on a white square (the aspect ratio is kept);
+    5. resize: the ink map of that square is area-averaged to the grid the sketch styles are
+       tuned at, g = max(64, size) px (linear interpolation when it is smaller than g);
+    6. strokes: there, a pixel is ink where its coverage reaches half the largest coverage (so
+       thin pen lines survive the averaging); the ink is thinned to its centre lines
+       (skimage's ``skeletonize``) and redrawn ``stroke_width`` px wide (at 64 px, scaled with
+       g), antialiased, so a thin pen and a thick marker both give the strokes XDoG gives;
+       ``style="photocopy"`` (or a mix starting with it) then softens them by its Gaussian
+       (:class:`xdog.PhotocopyConfig`, σ 0.6 px);
+    7. size: area-averaged from g to ``size``, as :func:`make_joint` does, and joined with a
+       white photo half (:func:`join`), which completion masks out.
+
+    Filled areas become their centre lines (hatching and shading are not kept). ``where``
+    names the drawing in errors: a ValueError for a drawing under 8 px on a side, one without
+    lines (blank paper or all ink: no pixel 0.2 darker than the paper) and an array that is not
+    an image. Explained in "Projection through back-propagation".
+    """
+    from skimage.morphology import skeletonize  # only here: the rest of the module does not need it
+
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"prepare_drawing: size must be a whole number >= 1, got {size!r}")
+    soften = parse_styles(style)[0] == "photocopy"
+    a = np.asarray(image)
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
+        raise ValueError(f"{where}: a drawing is an (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA image, got shape {a.shape}")
+    if a.dtype in (np.uint8, np.uint16):
+        x = a.astype(np.float32) / np.iinfo(a.dtype).max
+    elif np.issubdtype(a.dtype, np.floating) and a.size and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1:
+        x = a.astype(np.float32)
+    else:
+        raise ValueError(f"{where}: a drawing has uint8, uint16 or float pixels in [0, 1], got {a.dtype}")
+    if min(x.shape[:2]) < 8:
+        raise ValueError(f"{where} is {x.shape[0]}×{x.shape[1]} pixels: too small for a drawing (at least 8 px on each side)")
+    # 1. gray (H, W) in [0, 1]
+    if x.ndim == 3 and x.shape[2] == 4:
+        x = x[:, :, :3] * x[:, :, 3:] + (1 - x[:, :, 3:])  # over white paper
+    gray = x if x.ndim == 2 else x[:, :, 0] if x.shape[2] == 1 else x @ np.array([0.299, 0.587, 0.114], np.float32)
+    # 2. dark background → inverted; the paper is the median shade
+    median = float(np.median(gray))
+    if median < 0.5:
+        gray = 1 - gray
+    paper, darkest = float(np.median(gray)), float(gray.min())
+    if paper - darkest < 0.2:
+        than = f"lighter than its dark background (median gray {median:.2f}, lightest {1 - darkest:.2f})" if median < 0.5 \
+            else f"darker than its paper (median gray {median:.2f}, darkest {darkest:.2f})"
+        raise ValueError(f"{where} has no lines: no pixel is 0.2 {than}; blank paper or all ink?")
+    # 3. ink: (H, W) bool
+    ink = gray < (paper + darkest) / 2
+    # 4. the ink's bounding box with a margin, centred on a white square of side n
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    n = max(box.shape) + 2 * max(1, round(margin * max(box.shape)))
+    square = np.zeros((n, n), np.float32)  # ink coverage: 1 = ink, 0 = paper
+    top, left = (n - box.shape[0]) // 2, (n - box.shape[1]) // 2
+    square[top : top + box.shape[0], left : left + box.shape[1]] = box
+    # 5. to the sketch grid g × g
+    g = max(64, int(size))
+    coverage = cv2.resize(square, (g, g), interpolation=cv2.INTER_AREA if n > g else cv2.INTER_LINEAR)
+    # 6. centre lines redrawn stroke_width px wide: paper = distance to the nearest centre line − half the width
+    lines = skeletonize(coverage >= 0.5 * coverage.max())
+    distance = cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    drawn = np.clip(distance - stroke_width * g / 64 / 2 + 0.5, 0, 1).astype(np.float32)  # (g, g), 1 = paper
+    if soften:
+        drawn = np.clip(xdog.blur(drawn, xdog.PhotocopyConfig().smooth * g / 64), 0, 1)
+    # 7. area-averaged to size × size, and a white photo half
+    drawn = cv2.resize(drawn, (size, size), interpolation=cv2.INTER_AREA) if g != size else drawn
+    s = np.repeat(np.round(drawn * 255).astype(np.uint8)[:, :, None], 3, axis=2)  # (size, size, 3)
+    return join(s, np.full_like(s, 255))
+
+
 def perturb_sketches(images: np.ndarray, strength: float, seed: int = 0, cfg: xdog.PerturbConfig = xdog.PerturbConfig()) -> np.ndarray:
     """Joint images (N, s, 2s, 3) uint8 with each sketch half redrawn "poorly" by :func:`xdog.perturb`.
 
