@@ -34,7 +34,7 @@ CANDIDATES: dict[str, list[str]] = {
     "dcgan": ["--recipe", "dcgan"],  # the paper's DCGAN (SPEC §4)
     "r1": ["--recipe", "r1"],  # + lazy R1 γ 1 on real images (Mescheder et al. 2018)
     "r1_gamma0.3": ["--recipe", "r1", "--r1-gamma", "0.3"],  # a weaker R1
-    "r1_mbstd": ["--recipe", "r1", "--mbstd", "4"],  # + minibatch std layer in D (Karras et al. 2018)
+    "r1_mbstd": ["--recipe", "r1", "--mbstd", "4"],  # + minibatch std layer in D (Karras et al. 2018): --recipe r1_mbstd
     "r1_lrD0.5": ["--recipe", "r1", "--lr-D-mult", "0.5"],  # D at half G's learning rate (two time scales)
     "r1_sn": ["--recipe", "r1", "--d-norm", "sn"],  # spectral-norm D instead of BN (Miyato et al. 2018), BCE
     "sn_hinge": ["--recipe", "dcgan", "--d-norm", "sn", "--loss", "hinge"],  # SNGAN's D and loss

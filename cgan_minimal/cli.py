@@ -292,7 +292,7 @@ def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--classifier", default=None, help="attribute classifier for the sample quality (default: the shipped one for the embedded faces)")
     r = p.add_argument_group("recipe", "the training recipe; each option below overrides the recipe's value")
     r.add_argument("--recipe", choices=list(RECIPES), default=defaults.recipe,
-                   help="dcgan: the paper's DCGAN; r1: DCGAN + lazy R1 on real images (default %(default)s)")
+                   help="dcgan: the paper's DCGAN; r1: DCGAN + lazy R1 on real images; r1_mbstd: r1 + a minibatch std layer in D (default %(default)s)")
     r.add_argument("--loss", choices=list(LOSSES), default=None, help="nonsat (BCE, the paper) or hinge")
     r.add_argument("--r1-gamma", type=float, default=None, help="γ of the R1 penalty on real images, 0 = off")
     r.add_argument("--r1-every", type=int, default=None, help="apply R1 every k D steps (lazy regularisation)")

@@ -69,9 +69,9 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda, then mps, then cpu
     init_from: str = ""  # start from this checkpoint's G, D and EMA (fine-tuning; paper: then lr 1e-5)
     l1_weight: float = 100.0  # pix2pix only: λ_L1, weight of its L1 term (Isola et al.: 100)
-    # The recipe: "dcgan" (the paper's DCGAN) or "r1" (the default). A field left at None takes
-    # the recipe's value (see RECIPES); one given explicitly overrides it.
-    recipe: str = "r1"  # the training recipe, see RECIPES
+    # The recipe: "dcgan" (the paper's DCGAN), "r1" or "r1_mbstd" (the default). A field left at
+    # None takes the recipe's value (see RECIPES); one given explicitly overrides it.
+    recipe: str = "r1_mbstd"  # the training recipe, see RECIPES
     loss: str | None = None  # nonsat: BCE, G maximises log D(G(z)) (paper); hinge (Lim & Ye 2017)
     r1_gamma: float | None = None  # γ of the R1 penalty (γ/2)·E‖∇ₓD(x)‖² on real images (Mescheder et al. 2018); 0 = off
     r1_every: int | None = None  # lazy R1: the penalty on every k-th D step only, times k (Karras et al. 2020)
@@ -139,6 +139,8 @@ RECIPES: dict[str, dict] = {
     "dcgan": dict(loss="nonsat", r1_gamma=0.0, r1_every=16, lr_D_mult=1.0, d_norm="bn", mbstd=0, augment=""),
     # DCGAN plus a lazy R1 penalty on real images.
     "r1": dict(loss="nonsat", r1_gamma=1.0, r1_every=16, lr_D_mult=1.0, d_norm="bn", mbstd=0, augment=""),
+    # r1 plus a minibatch standard-deviation layer in D (groups of 4): the best measured so far (seed 0).
+    "r1_mbstd": dict(loss="nonsat", r1_gamma=1.0, r1_every=16, lr_D_mult=1.0, d_norm="bn", mbstd=4, augment=""),
 }
 
 

@@ -15,7 +15,7 @@ from cgan_minimal.train import RECIPES, TrainConfig
 # ---------------------------------------------------------------- recipes
 def test_recipes_set_their_fields_and_explicit_values_override():
     assert TrainConfig(recipe="dcgan").r1_gamma == 0 and TrainConfig(recipe="dcgan").d_norm == "bn"
-    assert TrainConfig().recipe == "r1" and TrainConfig().r1_gamma == 1.0
+    assert TrainConfig().recipe == "r1_mbstd" and TrainConfig().r1_gamma == 1.0 and TrainConfig().mbstd == 4
     assert TrainConfig(recipe="dcgan", r1_gamma=0.5).r1_gamma == 0.5
     for name, fields in RECIPES.items():
         cfg = TrainConfig(recipe=name).validate()
@@ -113,8 +113,9 @@ def test_spectral_norm_D_has_unit_spectral_norm():
 
 
 def test_a_checkpoint_of_another_D_is_refused(tiny_run, tiny_cfg):
-    cfg = TrainConfig(**{**tiny_cfg.__dict__, "init_from": str(tiny_run), "mbstd": 4})
-    with pytest.raises(ValueError, match="mbstd: checkpoint 0 vs preset 4"):
+    other = 0 if tiny_cfg.mbstd else 4  # the tiny run has the default recipe's D
+    cfg = TrainConfig(**{**tiny_cfg.__dict__, "init_from": str(tiny_run), "mbstd": other})
+    with pytest.raises(ValueError, match=f"mbstd: checkpoint {tiny_cfg.mbstd} vs preset {other}"):
         train_mod.Trainer.init_from(tiny_run, cfg)
 
 
