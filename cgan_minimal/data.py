@@ -226,7 +226,7 @@ def prepare_drawing(image: np.ndarray, size: int, style: str = "xdog", where="dr
     # 1. gray (H, W) in [0, 1]
     if x.ndim == 3 and x.shape[2] == 4:
         x = x[:, :, :3] * x[:, :, 3:] + (1 - x[:, :, 3:])  # over white paper
-    gray = x if x.ndim == 2 else x[:, :, 0] if x.shape[2] == 1 else x @ np.array([0.299, 0.587, 0.114], np.float32)
+    gray = xdog.to_gray(np.clip(x, 0, 1))  # (H, W): the luminance the sketch styles use
     # 2. dark background → inverted; the paper is the median shade
     median = float(np.median(gray))
     if median < 0.5:

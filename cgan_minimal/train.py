@@ -457,8 +457,8 @@ class Trainer:
             pending.append(self.step(real))
             if i % 10 == 0 or i == len(batches) - 1:  # every 10 steps: a diverged run stops early, at little cost on a GPU
                 check_finite(self, pending[-1])
-            if progress and (i % 10 == 0 or i == len(batches) - 1):
-                bar.set_postfix({k: f"{v.item():.3f}" for k, v in pending[-1].items()})
+                if progress:
+                    bar.set_postfix({k: f"{v.item():.3f}" for k, v in pending[-1].items()})
         for i, losses in enumerate(pending):
             rows.append({"epoch": self.epoch + 1, "step": i, **{k: float(v) for k, v in losses.items()}})
         self.epoch += 1
