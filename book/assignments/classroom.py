@@ -31,7 +31,8 @@ it computes by grading the solution notebook itself. Keep the key where students
    the student's answer cells for the part under test (every other statement dropped, and a
    syntax check first), the model answers of the other parts, then the test; the values it
    records go back to the grader, which compares them with the key's reference values;
-3. runs the student's notebook as it is in a kernel, for the executed copy the teacher reads;
+3. meanwhile runs the student's notebook as it is in a kernel, for the executed copy the
+   teacher reads (``<out>_notebooks/``);
 4. kills every process the two left behind (the grader is their child subreaper, so a process
    that started a session of its own is found too) and removes the folder.
 
@@ -56,7 +57,6 @@ import math
 import os
 import pwd
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -701,7 +701,7 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def read_reports(proc: subprocess.Popen, fd: int, deadline: float) -> tuple[list[dict], bool]:
+def read_reports(fd: int, deadline: float) -> tuple[list[dict], bool]:
     """The test process's report lines until it exits or the deadline passes (then True)."""
     reports, buffer = [], b""
     while True:
@@ -719,7 +719,7 @@ def read_reports(proc: subprocess.Popen, fd: int, deadline: float) -> tuple[list
         reports += [json.loads(line) for line in lines if line.strip()]
 
 
-def run_tests(job: dict, folder: Path, user, timeout: float) -> tuple[list[dict], str | None]:
+def run_tests(job: dict, folder: Path, timeout: float) -> tuple[list[dict], str | None]:
     """Run the test process on ``job``; its reports and, if it did not finish, why."""
     read_fd, write_fd = os.pipe()
     errors = tempfile.TemporaryFile()
@@ -730,7 +730,7 @@ def run_tests(job: dict, folder: Path, user, timeout: float) -> tuple[list[dict]
     try:
         proc.stdin.write(json.dumps(job).encode())
         proc.stdin.close()
-        reports, late = read_reports(proc, read_fd, time.monotonic() + timeout)
+        reports, late = read_reports(read_fd, time.monotonic() + timeout)
     except (BrokenPipeError, ValueError) as e:
         reports, late = [], False
         errors.write(f"\n{e}".encode())
@@ -976,7 +976,7 @@ def grade_in_sandbox(key: Key, nb, timeout: float, user_name: str, deny: list[st
         work, tests = make_folders(Path(private), nb, key.name, user)
         job, refused = test_job(key, nb, {"folder": str(tests), "deny": [*deny, str(work)], "user": user})
         try:
-            tested = in_background(run_tests, job, tests, user, timeout)
+            tested = in_background(run_tests, job, tests, timeout)
             notebook = "not run"
             if run_kernel:
                 sandbox = {"folder": str(work), "deny": [*deny, str(tests)], "user": user}
