@@ -22,12 +22,14 @@ demo: $(VENV)/.installed
 	$(PY) -m cgan_minimal demo --out $(OUT) $(ARGS)
 
 # Every test: the library's, then each chapter executed by nbval, then the book built offline
-# from the outputs nbval recorded (book/conftest.py; the cache is emptied first, so nothing stale).
+# from the outputs nbval recorded (book/conftest.py; the cache is emptied first, so nothing stale),
+# then the checks of the built site (tests/test_site.py).
 test: $(VENV)/.installed
 	$(PY) -m pytest
 	rm -rf book/_build/.jupyter_cache
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book
 	$(VENV)/bin/jupyter-book build book -W -n --keep-going
+	$(PY) -m pytest -m site tests/test_site.py
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/speed.py
