@@ -27,7 +27,7 @@ from . import attributes, data, evaluate, metrics
 from .evaluate import EvalConfig
 from .figures import grid, save_completions, save_png
 from .models import D_NORMS, PRESETS, preset
-from .project import ProjectConfig, complete_images
+from .project import CONTEXTUAL_LOSSES, ProjectConfig, complete_images
 from .train import (
     LOSS_FIELDS, LOSSES, MODELS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data,
     prepare_run_folder, read_checkpoint, read_losses, train,
@@ -310,7 +310,7 @@ def _add_complete_args(p: argparse.ArgumentParser, n: int) -> None:
     p.add_argument("--init-candidates", type=int, default=d.init_candidates, help="N of best-of-N init (default %(default)s)")
     p.add_argument("--z-lr", type=float, default=d.lr, help="step size on z (default %(default)s)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default=d.optimizer, help="z update (default %(default)s)")
-    p.add_argument("--contextual", choices=["kl", "l1"], default=d.contextual, help="contextual loss (default %(default)s)")
+    p.add_argument("--contextual", choices=CONTEXTUAL_LOSSES, default=d.contextual, help="contextual loss (default %(default)s)")
     p.add_argument("--perceptual", choices=["paper", "nonsat"], default=d.perceptual, help="perceptual loss (default %(default)s)")
     p.add_argument("--known", choices=["sketch", "photo"], default=d.known, help="the given half (default %(default)s)")
     p.add_argument("--complete-seed", type=int, default=0, help="seed of the initial z (default %(default)s)")

@@ -15,8 +15,14 @@ binary: ink or paper), squeezed into [ε, 1 − ε] so that all-black or all-whi
 
     D_KL(p ‖ q) = p log(p / q) + (1 − p) log((1 − p) / (1 − q)),   averaged over the known pixels,
 
-so λ means the same thing at every resolution. ``contextual="l1"`` uses mean |M⊙(G(z) − y)|
-instead (Yeh et al.'s contextual loss), ``perceptual="nonsat"`` uses −log D(G(z)), the form in
+so λ means the same thing at every resolution. ``contextual="distribution"`` is the reading of
+the authors' code: the ink of the known half, plus ε, normalised into one distribution over
+the known pixel values, P from y and Q from G(z), and
+
+    D_KL(P ‖ Q) = Σ_i P_i log(P_i / Q_i),   summed over the known values (it cares where the ink is),
+
+(the authors' code scales it by 100 and, while optimising, uses the other direction KL(Q ‖ P)).
+``contextual="l1"`` uses mean |M⊙(G(z) − y)| instead (Yeh et al.'s contextual loss), ``perceptual="nonsat"`` uses −log D(G(z)), the form in
 the authors' code. Only z is updated, by SGD with momentum 0.9 (Nesterov optional) or Adam, and
 clipped to [-1, 1] after every step, since z ~ U(-1, 1). The answer pastes the known half back:
 
@@ -43,6 +49,9 @@ from . import data
 from .models import Discriminator, Generator, sample_z
 
 
+CONTEXTUAL_LOSSES = ("kl", "distribution", "l1")
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """Completion settings; defaults follow the paper where it gives a value."""
@@ -53,7 +62,7 @@ class ProjectConfig:
     lr: float = 0.1  # step size on z (authors: 0.001–0.01 on a summed loss; ours is a per-pixel mean). Adam: ~0.01
     momentum: float = 0.9  # SGD momentum (paper: 0.9)
     nesterov: bool = True  # Nesterov momentum (authors' code)
-    contextual: str = "kl"  # "kl" (paper) or "l1"
+    contextual: str = "kl"  # "kl" (per-pixel Bernoulli), "distribution" (authors' normalised ink) or "l1"
     perceptual: str = "paper"  # "paper": log(1 − D(G(z))); "nonsat": −log D(G(z)) (authors' code)
     init_candidates: int = 10  # N of best-of-N initialization (paper: 10; authors: 30); 1 = random z
     known: str = "sketch"  # known half: "sketch" (sketch → photo) or "photo" (photo → sketch)
@@ -72,7 +81,7 @@ class ProjectConfig:
             problems.append(f"init_candidates must be >= 1, got {self.init_candidates}")
         if not 0 < self.eps < 0.5:
             problems.append(f"eps must be in (0, 0.5), got {self.eps}")
-        for name, allowed in (("optimizer", ("sgd", "adam")), ("contextual", ("kl", "l1")),
+        for name, allowed in (("optimizer", ("sgd", "adam")), ("contextual", CONTEXTUAL_LOSSES),
                               ("perceptual", ("paper", "nonsat")), ("known", ("sketch", "photo"))):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -92,17 +101,39 @@ def to_probability(v: torch.Tensor, eps: float) -> torch.Tensor:
     return eps + (1 - 2 * eps) * (v.clamp(-1, 1) + 1) / 2
 
 
+def ink_distribution(v: torch.Tensor, M: torch.Tensor, eps: float) -> torch.Tensor:
+    """The ink (1 − v) / 2 + ε of the known values of ``v`` (B, 3, H, W), normalised to sum to 1
+    per sample: (B, 3·H·W), 0 off the known half. Explained in "The loss terms"."""
+    known = M.expand_as(v).flatten(1)
+    ink = ((1 - v.clamp(-1, 1)) / 2 + eps).flatten(1) * known
+    return ink / ink.sum(1, keepdim=True)
+
+
+def kl_distribution(G_z: torch.Tensor, y: torch.Tensor, M: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """D_KL(P ‖ Q) per sample, (B,): P the ink distribution of ``y``, Q that of ``G_z``, on M.
+
+    The authors' reading of "sketches as distributions". Explained in "The loss terms".
+    """
+    P, Q = ink_distribution(y, M, eps), ink_distribution(G_z, M, eps)
+    known = M.expand_as(y).flatten(1).bool()
+    return torch.where(known, P * (P.clamp_min(1e-30).log() - Q.clamp_min(1e-30).log()), 0.0).sum(1)
+
+
 def contextual_loss(G_z: torch.Tensor, y: torch.Tensor, M: torch.Tensor, kind: str = "kl", eps: float = 1e-3) -> torch.Tensor:
     """L_c per sample, shape (B,): KL (or L1) between ``y`` and ``G(z)`` on the known half M.
 
-    ``G_z`` and ``y`` are (B, 3, H, W) in [-1, 1]; M is (1, 1, H, W). Explained in "The loss terms".
+    ``G_z`` and ``y`` are (B, 3, H, W) in [-1, 1]; M is (1, 1, H, W). ``kind``: "kl" (per-pixel
+    Bernoulli, averaged), "distribution" (:func:`kl_distribution`) or "l1". Explained in "The
+    loss terms".
     """
+    if kind == "distribution":
+        return kl_distribution(G_z, y, M, eps)
     if kind == "kl":
         per_pixel = kl_bernoulli(to_probability(y, eps), to_probability(G_z, eps))
     elif kind == "l1":
         per_pixel = (G_z - y).abs()
     else:
-        raise ValueError(f"contextual loss must be 'kl' or 'l1', got {kind!r}")
+        raise ValueError(f"contextual loss must be one of {CONTEXTUAL_LOSSES}, got {kind!r}")
     M = M.expand_as(per_pixel)
     return (per_pixel * M).flatten(1).sum(1) / M.flatten(1).sum(1)
 

@@ -40,14 +40,31 @@ def test_kl_formula_and_l1():
     assert project.contextual_loss(g, y, M, kind="l1").item() == pytest.approx(0.5)
 
 
-def test_contextual_loss_reads_only_the_known_half(targets):
+def test_distribution_kl_formula_and_what_it_ignores():
+    M = data.mask("sketch", 2, 4)  # 3 channels × 2 × 2 known values
+    y = torch.ones(1, 3, 2, 4)  # paper everywhere …
+    y[..., 0, 0] = -1  # … but ink in one pixel: ink 1 + ε there, ε elsewhere
+    g = torch.zeros(1, 3, 2, 4)  # gray everywhere: ink 0.5 + ε
+    eps = 0.1
+    P = torch.tensor([1 + eps] * 3 + [eps] * 9) / (3 * (1 + eps) + 9 * eps)
+    Q = torch.full((12,), 1 / 12)
+    expected = (P * (P / Q).log()).sum().item()
+    assert project.contextual_loss(g, y, M, "distribution", eps).item() == pytest.approx(expected, rel=1e-5)
+    assert project.kl_distribution(y, y, M).item() == pytest.approx(0, abs=1e-7)
+    lighter = torch.where(y < 0, torch.zeros_like(y), y)  # the same ink, half as dark
+    assert project.kl_distribution(lighter, y, M, eps=1e-9).item() < 1e-6  # only where the ink is counts
+    assert project.kl_bernoulli(project.to_probability(y, eps), project.to_probability(lighter, eps)).mean() > 0.01
+
+
+@pytest.mark.parametrize("kind", project.CONTEXTUAL_LOSSES)
+def test_contextual_loss_reads_only_the_known_half(targets, kind):
     M = data.mask("sketch", 32, 64)
-    g = torch.zeros_like(targets)
+    g = torch.full_like(targets, 0.3)  # not 0: |0 − y| and KL(p ‖ ½) do not see y → −y
     changed = targets.clone()
     changed[..., 32:] = -changed[..., 32:]
-    assert torch.equal(project.contextual_loss(g, targets, M), project.contextual_loss(g, changed, M))
+    assert torch.equal(project.contextual_loss(g, targets, M, kind), project.contextual_loss(g, changed, M, kind))
     changed[..., :32] = -changed[..., :32]
-    assert not torch.equal(project.contextual_loss(g, targets, M), project.contextual_loss(g, changed, M))
+    assert not torch.equal(project.contextual_loss(g, targets, M, kind), project.contextual_loss(g, changed, M, kind))
 
 
 def test_perceptual_losses():
@@ -94,7 +111,7 @@ def test_z_is_clipped_even_with_huge_steps(tiny_models, targets):
 
 def test_adam_and_other_loss_variants(tiny_models, targets):
     G, D = tiny_models
-    for kw in [dict(optimizer="adam", lr=0.05), dict(contextual="l1"), dict(perceptual="nonsat", lam=0.1), dict(nesterov=False)]:
+    for kw in [dict(optimizer="adam", lr=0.05), dict(contextual="l1"), dict(contextual="distribution"), dict(perceptual="nonsat", lam=0.1), dict(nesterov=False)]:
         r = project.complete(G, D, targets, iters=20, init_candidates=2, generator=torch.Generator().manual_seed(0), **kw)
         assert (r.history["contextual"][-1] <= r.history["contextual"][0] + 1e-6).all(), kw
 
