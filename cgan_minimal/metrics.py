@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from . import attributes, data
@@ -39,6 +40,23 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"ssim: shapes differ, {a.shape} vs {b.shape}")
     return np.array([structural_similarity(x, y, channel_axis=-1, data_range=1.0) for x, y in zip(a, b)])
+
+
+def mean_interval(values, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of per-face ``values`` and its percentile bootstrap interval
+    (scipy.stats.bootstrap, ``resamples`` resamplings of the faces, seeded).
+
+    For a paired comparison of two methods on the same faces pass the differences ``a − b``: an
+    interval that excludes 0 ranks them. Explained in "Projection through back-propagation".
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size < 2 or not np.isfinite(values).all():
+        raise ValueError(f"mean_interval: needs at least 2 finite values, got {values.size} (finite: {np.isfinite(values).all()})")
+    if np.ptp(values) == 0:  # every resample has the same mean
+        return float(values[0]), float(values[0]), float(values[0])
+    ci = stats.bootstrap((values,), np.mean, confidence_level=level, n_resamples=resamples,
+                         method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+    return float(values.mean()), float(ci.low), float(ci.high)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

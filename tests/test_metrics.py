@@ -75,3 +75,17 @@ def test_sketch_fidelity_prefers_the_photo_that_was_drawn(joints):
     other = metrics.sketch_fidelity(sketches, np.roll(photos, 1, axis=0))
     assert own.shape == (20,) and (own >= 0).all()
     assert (own < other).mean() >= 0.9 and own.mean() < 0.5 * other.mean()
+
+
+def test_mean_interval_covers_the_mean_and_narrows_with_more_faces():
+    rng = np.random.default_rng(0)
+    few, many = rng.normal(0.5, 0.1, 16), rng.normal(0.5, 0.1, 1024)
+    m, lo, hi = metrics.mean_interval(few)
+    assert lo < m < hi and m == pytest.approx(few.mean())
+    _, lo2, hi2 = metrics.mean_interval(many)
+    assert hi2 - lo2 < (hi - lo) / 4  # about 1 / sqrt(64) as wide
+    assert lo2 < 0.5 < hi2
+    assert metrics.mean_interval(few) == metrics.mean_interval(few)  # seeded
+    assert metrics.mean_interval(np.full(5, 0.3)) == (0.3, 0.3, 0.3)
+    with pytest.raises(ValueError, match="at least 2 finite"):
+        metrics.mean_interval([1.0, np.nan])
