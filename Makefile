@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, train the cpu preset on the embedded faces, complete 64 sketches
 #               (ARGS adds demo options, e.g. ARGS="--recipe dcgan")
-#   make test   set up .venv, run every test (library, chapters, book build)
+#   make test   set up .venv (and Chromium, as root), run every test (library, chapters,
+#               book build, the built site in a browser)
 # TORCH names the torch requirement installed together with the project. The default is the
 # CPU build this project is tested with; on a GPU machine use e.g. `make demo TORCH=torch`.
 PYTHON ?= python3
