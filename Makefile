@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, train the cpu preset on the embedded faces, complete 64 sketches
 #               (ARGS adds demo options, e.g. ARGS="--recipe dcgan")
-#   make test   set up .venv, run every test (library, chapters, book build)
+#   make test   set up .venv (and Chromium, as root), run every test (library, chapters,
+#               book build, the built site in a browser)
 # TORCH names the torch requirement installed together with the project. The default is the
 # CPU build this project is tested with; on a GPU machine use e.g. `make demo TORCH=torch`.
 PYTHON ?= python3
@@ -11,7 +12,7 @@ OUT    ?= results/demo
 ARGS   ?=
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test benchmark pretrained clean
+.PHONY: demo test benchmark pretrained clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +22,21 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m cgan_minimal demo --out $(OUT) $(ARGS)
 
+# tests/test_site.py opens built pages in headless Chromium (Debian's package): installed here
+# when it is missing and make runs as root (as on CI), otherwise make says how to install it.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium for tests/test_site.py"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "make test needs Chromium for tests/test_site.py: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
 # Every test: the library's, then each chapter executed by nbval, then the book built offline
 # from the outputs nbval recorded (book/conftest.py; the cache is emptied first, so nothing stale),
-# then the checks of the built site (tests/test_site.py).
-test: $(VENV)/.installed
+# then the checks of the built site (tests/test_site.py), some of them in Chromium.
+test: $(VENV)/.installed chromium
 	$(PY) -m pytest
 	rm -rf book/_build/.jupyter_cache
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book
