@@ -239,7 +239,7 @@ def complete(
         B = y.shape[0]
         active = torch.arange(B, device=y.device)  # the sketches still optimised: the rows of z, y_active and opt's state
         y_active, z_hat, G_hat = y, torch.empty_like(z0), torch.empty_like(y)  # ẑ and G(ẑ), filled in as sketches stop
-        steps = torch.full((B,), cfg.iters, dtype=torch.long)
+        steps = torch.full((B,), cfg.iters, dtype=torch.long, device=y.device)
         hist = {"contextual": [], "perceptual": [], **({"z": []} if cfg.keep_z else {})}
 
         def record(**values):  # one row of (B, …) per history entry; a stopped sketch keeps its last value
@@ -317,6 +317,6 @@ def complete_images(
         result = complete(G, D, data.to_tensor(images[i : i + batch_size], device=device), cfg, generator=gen)
         done.append(data.to_image(result.x))
         losses.append(result.history["contextual"][[0, -1]].cpu())
-        steps.append(result.steps)
+        steps.append(result.steps.cpu())
     out = np.concatenate(done), torch.cat(losses, dim=1)
     return (*out, torch.cat(steps)) if with_steps else out
