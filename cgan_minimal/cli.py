@@ -73,7 +73,7 @@ def run_completion(
     test = load_held_out_data(train_cfg, model_cfg.size, n, data_path, style)
     set_seed(seed)
     start = time.perf_counter()
-    completed, history = complete_images(G, D, test.images, cfg, seed, batch_size, dev)
+    completed, history, steps = complete_images(G, D, test.images, cfg, seed, batch_size, dev, with_steps=True)
     seconds = time.perf_counter() - start
     known_half, unknown_half = (0, 1) if cfg.known == "sketch" else (1, 0)
     truth = data.split(test.images)[unknown_half]
@@ -100,6 +100,7 @@ def run_completion(
         "evaluated_half": "photo" if cfg.known == "sketch" else "sketch",
         "contextual_loss_start": float(history[0].mean()),
         "contextual_loss_end": float(history[1].mean()),
+        **({"steps_mean": float(steps.float().mean())} if cfg.early_stop_tol else {}),
         "ssim_per_sketch": [round(float(s), 4) for s in scores],
         "checkpoint": str(checkpoint),
         "data": test.source,
@@ -260,8 +261,9 @@ def train_classifier(data_spec: str, out: str | Path, cfg, train_size: int = 100
 
 
 def summary(m: dict) -> str:
+    steps = f", {m['steps_mean']:.0f} steps on average" if "steps_mean" in m else ""
     line = (
-        f"completed {m['n']} sketches in {m['seconds']:.1f} s: SSIM {m['ssim']:.3f} "
+        f"completed {m['n']} sketches in {m['seconds']:.1f} s{steps}: SSIM {m['ssim']:.3f} "
         f"(nearest neighbour {m['ssim_nearest_neighbour']:.3f}, mean photo {m['ssim_mean_photo']:.3f})"
     )
     q = m.get("completion_quality")
@@ -314,12 +316,17 @@ def _add_complete_args(p: argparse.ArgumentParser, n: int) -> None:
     p.add_argument("--perceptual", choices=["paper", "nonsat"], default=d.perceptual, help="perceptual loss (default %(default)s)")
     p.add_argument("--known", choices=["sketch", "photo"], default=d.known, help="the given half (default %(default)s)")
     p.add_argument("--complete-seed", type=int, default=0, help="seed of the initial z (default %(default)s)")
+    p.add_argument("--early-stop", type=float, default=d.early_stop_tol, metavar="TOL",
+                   help="stop each sketch once its loss has not improved by this fraction for --early-stop-patience steps; 0 = off (default %(default)s)")
+    p.add_argument("--early-stop-patience", type=int, default=d.early_stop_patience, metavar="K",
+                   help="steps without an improvement before a sketch stops (default %(default)s)")
 
 
 def _project_cfg(a: argparse.Namespace) -> ProjectConfig:
     return ProjectConfig(
         lam=a.lam, iters=a.iters, init_candidates=a.init_candidates, lr=a.z_lr, optimizer=a.optimizer,
         contextual=a.contextual, perceptual=a.perceptual, known=a.known,
+        early_stop_tol=a.early_stop, early_stop_patience=a.early_stop_patience,
     ).validate()
 
 

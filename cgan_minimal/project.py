@@ -31,6 +31,12 @@ clipped to [-1, 1] after every step, since z ~ U(-1, 1). The answer pastes the k
 Initialization: instead of one random z, draw N candidates and start from the one whose known
 half has the **lowest** contextual loss (argmin; paper N = 10).
 
+Early stopping (off by default): the paper runs a fixed number of steps, though most sketches
+settle long before. With ``early_stop_tol`` > 0 each sketch b keeps its best total loss L*_b;
+a step improves on it when L_b < L*_b − tol · |L*_b|, and after ``early_stop_patience`` steps in
+a row without an improvement its ẑ stops where it is and leaves the batch, so that the steps
+left are cheaper. ``Completion.steps`` says how many steps each ẑ took.
+
 All sketches of a batch are optimised at once. G and D run in eval mode (BatchNorm uses its
 running statistics), so no sample influences another: each z follows the gradient of its own
 loss, exactly as if it were optimised alone, only faster.
@@ -68,6 +74,8 @@ class ProjectConfig:
     known: str = "sketch"  # known half: "sketch" (sketch → photo) or "photo" (photo → sketch)
     eps: float = 1e-3  # KL: probabilities squeezed into [eps, 1 − eps], finite for pure black/white
     keep_z: bool = False  # also record z at every step, history["z"]: (iters + 1, B, nz), for plots
+    early_stop_tol: float = 0.0  # per-sketch early stopping: a relative improvement smaller than this does not count; 0 = off
+    early_stop_patience: int = 20  # a ẑ stops after this many steps in a row without such an improvement
 
     def validate(self) -> "ProjectConfig":
         problems = []
@@ -81,6 +89,10 @@ class ProjectConfig:
             problems.append(f"init_candidates must be >= 1, got {self.init_candidates}")
         if not 0 < self.eps < 0.5:
             problems.append(f"eps must be in (0, 0.5), got {self.eps}")
+        if not (isinstance(self.early_stop_tol, (int, float)) and 0 <= self.early_stop_tol < 1):
+            problems.append(f"early_stop_tol (--early-stop) must be a number in [0, 1), 0 = off, got {self.early_stop_tol}")
+        if not (isinstance(self.early_stop_patience, int) and not isinstance(self.early_stop_patience, bool) and self.early_stop_patience >= 1):
+            problems.append(f"early_stop_patience (--early-stop-patience) must be a whole number >= 1, got {self.early_stop_patience}")
         for name, allowed in (("optimizer", ("sgd", "adam")), ("contextual", CONTEXTUAL_LOSSES),
                               ("perceptual", ("paper", "nonsat")), ("known", ("sketch", "photo"))):
             if getattr(self, name) not in allowed:
@@ -189,8 +201,9 @@ class Completion:
     x: torch.Tensor  # (B, 3, H, W) the blend M⊙y + (1 − M)⊙G(ẑ)
     G_z: torch.Tensor  # (B, 3, H, W) the raw generated joint image G(ẑ)
     z: torch.Tensor  # (B, nz) ẑ, in [-1, 1]
-    history: dict[str, torch.Tensor]  # "contextual", "perceptual", "total": (iters + 1, B) per step; "z" with keep_z
+    history: dict[str, torch.Tensor]  # "contextual", "perceptual", "total": (T + 1, B) per step; "z" with keep_z (T + 1, B, nz)
     init_loss: torch.Tensor  # (B,) contextual loss of the starting z
+    steps: torch.Tensor  # (B,) steps each ẑ took: iters, or fewer where early stopping ended it; T = steps.max()
 
     @property
     def photo(self) -> torch.Tensor:
@@ -231,7 +244,10 @@ def complete(
 
     Only that half of ``y`` is read. ``z0`` replaces the best-of-N start; keyword ``overrides``
     change single settings, e.g. ``complete(G, D, y, lam=0.1, known="photo")``. G and D are put
-    in eval mode and left frozen. Explained in "Projection through back-propagation".
+    in eval mode and left frozen. With early stopping a sketch's ẑ stops at its current z
+    (as the fixed schedule's is its last), and its rows of ``history`` after that step repeat
+    its final values, so that ``history[...][-1]`` is every sketch's final loss.
+    Explained in "Projection through back-propagation".
     """
     cfg = replace(cfg, **overrides).validate()
     _check_inputs(G, y, z0)
@@ -251,51 +267,87 @@ def complete(
             opt = torch.optim.SGD([z], lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
         else:
             opt = torch.optim.Adam([z], lr=cfg.lr)
-        hist_c, hist_p, hist_z = [], [], []
-        for _ in range(cfg.iters):
-            _, l_c, l_p = _losses(G, D, z, y, M, cfg)
+        B = y.shape[0]
+        active = torch.arange(B, device=y.device)  # the sketches still optimised: the rows of z, y_active and opt's state
+        y_active, z_hat, G_hat = y, torch.empty_like(z0), torch.empty_like(y)  # ẑ and G(ẑ), filled in as sketches stop
+        steps = torch.full((B,), cfg.iters, dtype=torch.long, device=y.device)
+        hist = {"contextual": [], "perceptual": [], **({"z": []} if cfg.keep_z else {})}
+
+        def record(**values):  # one row of (B, …) per history entry; a stopped sketch keeps its last value
+            for name, v in values.items():
+                row = hist[name][-1].clone() if hist[name] else v.new_zeros((B, *v.shape[1:]))
+                row[active] = v.detach()
+                hist[name].append(row)
+
+        for step in range(cfg.iters):
+            G_z, l_c, l_p = _losses(G, D, z, y_active, M, cfg)
             total = l_c + cfg.lam * l_p
-            hist_c.append(l_c.detach())
-            hist_p.append(l_p.detach())
-            if cfg.keep_z:
-                hist_z.append(z.detach().clone())
+            record(contextual=l_c, perceptual=l_p, **({"z": z} if cfg.keep_z else {}))
             opt.zero_grad(set_to_none=True)
             total.sum().backward()  # a sum of per-sample losses: each z_b gets its own gradient
+            if cfg.early_stop_tol:
+                loss = total.detach()
+                if step == 0:
+                    best, since = loss, torch.zeros_like(active)  # each sketch's best loss, and steps since it
+                else:
+                    better = loss < best - cfg.early_stop_tol * best.abs()
+                    best, since = torch.where(better, loss, best), torch.where(better, 0, since + 1)
+                done = since >= cfg.early_stop_patience
+                if done.any():  # these stop here, at their current z, and leave the batch
+                    z_hat[active[done]], G_hat[active[done]], steps[active[done]] = z.detach()[done], G_z.detach()[done], step
+                    keep = ~done
+                    active, y_active, best, since = active[keep], y_active[keep], best[keep], since[keep]
+                    if not len(active):
+                        break
+                    z, opt = _keep_rows(opt, z, keep)
             opt.step()
             with torch.no_grad():
                 z.clamp_(-1, 1)
-        with torch.no_grad():
-            G_z, l_c, l_p = _losses(G, D, z, y, M, cfg)
-        hist_c.append(l_c)
-        hist_p.append(l_p)
-        if cfg.keep_z:
-            hist_z.append(z.detach().clone())
-        if not torch.isfinite(l_c).all() or not torch.isfinite(z).all():
+        if len(active):  # the sketches that took every step: their loss at the last z
+            with torch.no_grad():
+                G_z, l_c, l_p = _losses(G, D, z, y_active, M, cfg)
+            record(contextual=l_c, perceptual=l_p, **({"z": z} if cfg.keep_z else {}))
+            z_hat[active], G_hat[active] = z.detach(), G_z
+        if not torch.isfinite(hist["contextual"][-1]).all() or not torch.isfinite(z_hat).all():
             raise FloatingPointError("complete: the loss or z became NaN/inf; lower lr or check the model")
     finally:
         for p, flag in zip((*G.parameters(), *D.parameters()), flags):
             p.requires_grad_(flag)
-    contextual, perceptual = torch.stack(hist_c), torch.stack(hist_p)
+    contextual, perceptual = torch.stack(hist["contextual"]), torch.stack(hist["perceptual"])
     history = {"contextual": contextual, "perceptual": perceptual, "total": contextual + cfg.lam * perceptual}
     if cfg.keep_z:
-        history["z"] = torch.stack(hist_z)
-    return Completion(x=blend(y, G_z, M), G_z=G_z, z=z.detach(), history=history, init_loss=init_loss)
+        history["z"] = torch.stack(hist["z"])
+    return Completion(x=blend(y, G_hat, M), G_z=G_hat, z=z_hat, history=history, init_loss=init_loss, steps=steps)
+
+
+def _keep_rows(opt: torch.optim.Optimizer, z: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.optim.Optimizer]:
+    """z[keep] as a new leaf with those rows of z's gradient, and an optimiser of the same kind whose
+    state (momentum; Adam's moments) is that of those rows: each row's update depends on its own only."""
+    rows = z.detach()[keep].clone().requires_grad_(True)
+    rows.grad = z.grad[keep]
+    new = type(opt)([rows], **opt.defaults)
+    new.state[rows] = {k: v[keep].clone() if torch.is_tensor(v) and v.ndim else v for k, v in opt.state[z].items()}
+    return rows, new
 
 
 def complete_images(
     G: Generator, D: Discriminator, images, cfg: ProjectConfig = ProjectConfig(), seed: int = 0, batch_size: int = 64, device=None,
+    with_steps: bool = False,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """:func:`complete` for any number of uint8 joint images (N, s, 2s, 3), ``batch_size`` at a time.
 
     Returns the completed joint images (uint8, the known half as given) and the contextual loss
-    at the first and the last step, (2, N). The initial z come from one generator seeded with
-    ``seed``, so the result depends only on the images, ``cfg`` and ``seed``.
+    at the first and the last step, (2, N); ``with_steps`` adds the steps each ẑ took, (N,).
+    The initial z come from one generator seeded with ``seed``, so the result depends only on
+    the images, ``cfg`` and ``seed``.
     """
     device = device if device is not None else next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    done, losses = [], []
+    done, losses, steps = [], [], []
     for i in range(0, len(images), batch_size):
         result = complete(G, D, data.to_tensor(images[i : i + batch_size], device=device), cfg, generator=gen)
         done.append(data.to_image(result.x))
         losses.append(result.history["contextual"][[0, -1]].cpu())
-    return np.concatenate(done), torch.cat(losses, dim=1)
+        steps.append(result.steps.cpu())
+    out = np.concatenate(done), torch.cat(losses, dim=1)
+    return (*out, torch.cat(steps)) if with_steps else out

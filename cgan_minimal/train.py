@@ -789,9 +789,9 @@ def train(
     if measure:  # fail before training, not after, on a bad classifier
         clf = attributes.load(classifier) if classifier else default_classifier(cfg)
         reference = reference_photos(cfg, size, quality_samples)
-    images = torch.from_numpy(dataset.images)
-    if trainer.device.type == "cuda":
-        images = images.pin_memory()
+    images = torch.from_numpy(dataset.images)  # uint8, shared (a folder's cache stays memory-mapped): each batch becomes float alone
+    if trainer.device.type == "cuda" and not isinstance(dataset.images, np.memmap):
+        images = images.pin_memory()  # a copy: not of a memory-mapped cache, which may not fit in memory
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(to_json({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}))

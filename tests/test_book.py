@@ -77,23 +77,13 @@ def test_launch_buttons_are_configured():
 # On the site a code cell's box holds 88 characters at its full width (tests/test_site.py
 # checks in a browser that no cell scrolls sideways); longer lines make the reader scroll.
 LINE = 88
-# Temporary: the code of these chapters is being rewritten, with its lines wrapped, in another
-# change. Empty this set as each of them lands (the strict xfail below then fails as a reminder).
-WRAPPED_ELSEWHERE = {"03_training", "04_losses", "05_projection", "06_initialization"}
 NOTEBOOKS = [*sorted(BOOK.glob("*.ipynb")), *sorted(BOOK.glob("handouts/*.ipynb")),
              *sorted(BOOK.glob("assignments/*.ipynb"))]
 
 
-def _line_marks(path):
-    if path.parent == BOOK and path.stem in WRAPPED_ELSEWHERE:
-        return [pytest.mark.xfail(strict=True, reason="lines wrapped in another change")]
-    return []
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, id=str(p.relative_to(BOOK)), marks=_line_marks(p))
-                                  for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", [pytest.param(p, id=str(p.relative_to(BOOK))) for p in NOTEBOOKS])
 def test_code_lines_fit_a_code_cell_on_the_site(path):
-    assert len(NOTEBOOKS) >= 17 and set(WRAPPED_ELSEWHERE) <= set(CHAPTERS)
+    assert len(NOTEBOOKS) >= 17
     nb = nbformat.read(path, as_version=4)
     long = [f"cell {i}, {len(line)} characters: {line[:60]}…"
             for i, cell in enumerate(nb.cells) if cell.cell_type == "code"

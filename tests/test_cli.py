@@ -33,10 +33,24 @@ def test_complete_from_a_run(tiny_run, tmp_path, capsys):
     assert (out2 / "completions.png").is_file()
 
 
+def test_complete_with_early_stopping(tiny_run, tmp_path, capsys):
+    out = tmp_path / "es"
+    assert main(["complete", "--checkpoint", str(tiny_run), "--n", "4", "--iters", "20", "--early-stop", "0.2",
+                 "--early-stop-patience", "2", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["settings"]["early_stop_tol"] == 0.2 and m["settings"]["early_stop_patience"] == 2
+    assert 2 <= m["steps_mean"] < 20 and "steps on average" in capsys.readouterr().out
+    assert main(["complete", "--checkpoint", str(tiny_run), "--n", "2", "--iters", "3", "--out", str(tmp_path / "fixed")]) == 0
+    assert "steps_mean" not in json.loads((tmp_path / "fixed" / "metrics.json").read_text())  # off by default
+
+
 @pytest.mark.parametrize("args, message", [
     (["--iters", "0"], "iters must be >= 1"),
     (["--lam", "-1"], "lam"),
     (["--n", "0"], "--n must be >= 1"),
+    (["--early-stop", "-0.01"], "early_stop_tol (--early-stop) must be a number in [0, 1)"),
+    (["--early-stop", "nan"], "early_stop_tol (--early-stop)"),
+    (["--early-stop", "0.01", "--early-stop-patience", "0"], "early_stop_patience (--early-stop-patience) must be a whole number >= 1"),
 ])
 def test_complete_bad_arguments(tiny_run, tmp_path, capsys, args, message):
     out = tmp_path / "bad"

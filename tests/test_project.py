@@ -171,3 +171,94 @@ def test_keep_z_records_the_trajectory(tiny_models):
     torch.testing.assert_close(c.history["z"][-1], c.z)
     assert c.history["z"].abs().max() <= 1 and not torch.equal(c.history["z"][0], c.z)
     assert "z" not in project.complete(G, D, y, iters=2).history
+
+
+# ---------------------------------------------------------------- per-sketch early stopping
+def _fixed_schedule(G, D, y, z0, iters, lr=0.1):
+    """The projection loop written out plainly (SGD, Nesterov momentum 0.9, clip, KL + λ·log(1 − D)):
+    what ``complete`` does without early stopping."""
+    M = data.mask("sketch", y.shape[2], y.shape[3])
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.SGD([z], lr=lr, momentum=0.9, nesterov=True)
+    losses = []
+    for _ in range(iters + 1):
+        G_z = G(z)
+        loss = project.contextual_loss(G_z, y, M) + 0.01 * project.perceptual_loss(D(G_z))
+        losses.append(loss.detach())
+        if len(losses) > iters:
+            break
+        opt.zero_grad()
+        loss.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            z.clamp_(-1, 1)
+    return z.detach(), torch.stack(losses)
+
+
+def test_without_early_stopping_every_sketch_takes_every_step_of_the_plain_loop(tiny_models, targets):
+    G, D = tiny_models
+    z0 = sample_z(len(targets), G.cfg.nz, torch.Generator().manual_seed(1))
+    c = project.complete(G, D, targets, iters=12, z0=z0)
+    z, total = _fixed_schedule(G, D, targets, z0, 12)
+    assert torch.equal(c.z, z) and torch.equal(c.history["total"], total)  # bit for bit
+    assert c.steps.tolist() == [12] * len(targets) and c.history["total"].shape == (13, len(targets))
+    assert torch.equal(project.complete(G, D, targets, iters=12, z0=z0, early_stop_patience=1).z, z)  # patience alone: still off
+
+
+def _half_converged(G, targets):
+    """Targets whose first three start at their own optimum (y = G(z*), z0 = z*: nothing to improve)
+    and the other three far from it."""
+    z_star = sample_z(3, G.cfg.nz, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        y = torch.cat([G(z_star), targets[3:]])
+    return y, torch.cat([z_star, sample_z(3, G.cfg.nz, torch.Generator().manual_seed(3))])
+
+
+@pytest.mark.parametrize("optimizer, lr, tol", [("sgd", 1.0, 1e-3), ("adam", 0.05, 0.01)])
+def test_early_stopping_stops_converged_sketches_and_shrinks_the_batch(tiny_models, targets, optimizer, lr, tol, monkeypatch):
+    G, D = tiny_models
+    y, z0 = _half_converged(G, targets)
+    kw = dict(iters=30, z0=z0, lam=0.0, optimizer=optimizer, lr=lr, keep_z=True)
+    fixed = project.complete(G, D, y, **kw)
+    batches = []
+    real_losses = project._losses
+    monkeypatch.setattr(project, "_losses", lambda G_, D_, z, *a: batches.append(len(z)) or real_losses(G_, D_, z, *a))
+    early = project.complete(G, D, y, early_stop_tol=tol, early_stop_patience=5, **kw)
+    steps = early.steps.tolist()
+    assert 5 == min(steps) < 30 and max(steps[:3]) < 30 and len(set(steps)) > 1  # the converged ones stop; not all at once
+    last = min(max(steps), 29)  # the last step the loop ran; sketches that took all 30 steps are evaluated once more
+    assert batches == [sum(s >= t for s in steps) for t in range(last + 1)] + [steps.count(30)] * (30 in steps)  # the batch shrinks
+    T = max(steps)
+    assert early.history["total"].shape == (T + 1, 6) and early.history["z"].shape == (T + 1, 6, G.cfg.nz)
+    for b, s in enumerate(steps):  # each ẑ is the fixed schedule's z at its own last step, up to round-off
+        torch.testing.assert_close(early.z[b], fixed.history["z"][s, b], atol=1e-5, rtol=0)
+        torch.testing.assert_close(early.history["total"][: s + 1, b], fixed.history["total"][: s + 1, b], atol=1e-5, rtol=0)
+        assert (early.history["total"][s:, b] == early.history["total"][s, b]).all()  # then its final value, repeated
+        assert torch.equal(early.history["z"][-1, b], early.z[b])
+    with torch.no_grad():
+        torch.testing.assert_close(early.G_z, G(early.z), atol=1e-5, rtol=0)
+    assert torch.equal(early.x, project.blend(y, early.G_z, data.mask("sketch", 32, 64)))
+    again = project.complete(G, D, y, early_stop_tol=tol, early_stop_patience=5, **kw)
+    assert torch.equal(again.z, early.z) and torch.equal(again.steps, early.steps)  # deterministic
+
+
+def test_early_stopping_with_best_of_n_and_complete_images(tiny_models, targets):
+    G, D = tiny_models
+    images = data.to_image(targets)
+    a = project.complete_images(G, D, images, project.ProjectConfig(iters=20, early_stop_tol=0.2, early_stop_patience=2), seed=4,
+                                batch_size=4, with_steps=True)
+    b = project.complete_images(G, D, images, project.ProjectConfig(iters=20, early_stop_tol=0.2, early_stop_patience=2), seed=4, batch_size=4)
+    assert len(a) == 3 and len(b) == 2 and (a[0] == b[0]).all() and torch.equal(a[1], b[1])
+    assert a[2].shape == (6,) and (a[2] < 20).all()  # a 20 % gain needed: every sketch stops early
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(early_stop_tol=-0.1), r"early_stop_tol \(--early-stop\) must be a number in \[0, 1\)"),
+    (dict(early_stop_tol=1.0), "early_stop_tol"), (dict(early_stop_tol=float("nan")), "early_stop_tol"),
+    (dict(early_stop_patience=0), r"early_stop_patience \(--early-stop-patience\) must be a whole number >= 1"),
+    (dict(early_stop_patience=2.5), "early_stop_patience"),
+])
+def test_bad_early_stop_settings(tiny_models, targets, kw, match):
+    G, D = tiny_models
+    with pytest.raises(ValueError, match=match):
+        project.complete(G, D, targets, **kw)
