@@ -16,7 +16,6 @@ import pytest
 import websocket
 
 from test_assignments import BOOK, SOLUTIONS, _read, _secret_lines, classroom
-from test_book import WRAPPED_ELSEWHERE
 
 pytestmark = pytest.mark.site
 HTML = BOOK / "_build" / "html"
@@ -59,7 +58,7 @@ OFFLINE = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",  # no host name resolves
 ]
 # The chapter with the most math, and the one with an amsmath environment (cases)
-BROWSED = ["04_losses.html", "01_xdog.html"]
+BROWSED = ["04_losses.html", "05_projection.html", "01_xdog.html"]
 # From 1440 px wide the theme gives the text its full width: a code cell's box is 786 px, and
 # 88 characters of its 14 px monospace take 774 (at 1280 px the box has 672, 76 characters).
 WINDOW = {"width": 1440, "height": 900}
@@ -189,14 +188,7 @@ def test_the_math_renders_offline(browsed, name):
     assert not page["failed"], f"{name} could not load {page['failed']}"
 
 
-def _wrapped_elsewhere(name):
-    """A strict xfail for the chapters whose lines another change wraps (tests/test_book.py)."""
-    if name.removesuffix(".html") in WRAPPED_ELSEWHERE:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="lines wrapped in another change"))
-    return name
-
-
-@pytest.mark.parametrize("name", [_wrapped_elsewhere(name) for name in BROWSED])
+@pytest.mark.parametrize("name", BROWSED)
 def test_no_code_cell_scrolls_sideways(browsed, name):
     wide = browsed[name]["wide"]
     assert not wide, f"{len(wide)} code cells of {name} scroll sideways at {WINDOW['width']} px:\n" + "\n".join(wide)
