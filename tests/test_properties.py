@@ -263,8 +263,9 @@ def _files(folder: Path) -> list[str]:
 
 
 def _read_all(folder: Path, paths):
-    """read_joint on each file and load_folder on the folder, checking the results and that no file
-    appeared. Returns what load_folder gave (None for a ValueError) and the warnings it gave."""
+    """read_joint on each file and load_folder on the folder (without its cache, which
+    tests/test_folder_cache.py covers), checking the results and that no file appeared. Returns
+    what load_folder gave (None for a ValueError) and the warnings it gave."""
     before = _files(folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -274,7 +275,7 @@ def _read_all(folder: Path, paths):
                 assert joint.dtype == np.uint8 and joint.ndim == 3 and joint.shape[1] == 2 * joint.shape[0] and joint.shape[2] == 3
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loaded = outcome(data.load_folder, folder)
+        loaded = outcome(data.load_folder, folder, cache=False)
     if loaded is not None:
         assert loaded.images.dtype == np.uint8 and loaded.images.shape[0] == len(paths)
     assert _files(folder) == before
