@@ -205,6 +205,17 @@ def test_three_assignments_in_the_teachers_part_of_the_book():
     assert "assignments/*" in CONFIG["exclude_patterns"] and "handouts/*" in CONFIG["execute"]["exclude_patterns"]
 
 
+def test_no_page_of_the_book_gives_a_solution_away():
+    """The sources of every page the site shows hold no answer line; tests/test_site.py checks the
+    built site the same way, this finds a leak without a build."""
+    pages = [*BOOK.glob("*.ipynb"), *BOOK.glob("*.md"), *HANDOUTS.glob("*.ipynb")]
+    text = {p.name: "\n".join(c.source for c in _read(p).cells) if p.suffix == ".ipynb" else p.read_text() for p in pages}
+    for solution in SOLUTIONS:
+        for line in (s for s in _secret_lines(_read(solution)) if len(s) >= 30):
+            found = [name for name, t in text.items() if line in t]
+            assert not found, f"{line!r} of {solution.name} is in {found}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_shape_and_hygiene(name):
     nb = _read(FOLDER / name)
