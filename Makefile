@@ -45,6 +45,9 @@ test: $(VENV)/.installed chromium
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/reference.py
+	$(PY) benchmarks/early_stop.py
+	$(PY) benchmarks/folder_cache.py
 
 # The models shipped in cgan_minimal/pretrained/ (about 75 minutes on 2 CPU cores; see its README.md).
 MODELS := cgan_minimal/pretrained
