@@ -412,8 +412,9 @@ def main(argv: list[str] | None = None) -> int:
             cfg = _train_cfg(args, args.data)
             t0 = time.perf_counter()
             trainer = train(cfg, args.out, resume=args.resume, eval_every=args.eval_every, classifier=args.classifier, overwrite=args.overwrite)
-            print(f"trained {trainer.epochs_run} epochs in {time.perf_counter() - t0:.0f} s ({trainer.epoch} in all); "
-                  f"checkpoint in {Path(args.out) / 'checkpoint.pt'}")
+            if trainer.world.main:  # under torchrun, process 0 speaks for all
+                print(f"trained {trainer.epochs_run} epochs in {time.perf_counter() - t0:.0f} s ({trainer.epoch} in all); "
+                      f"checkpoint in {Path(args.out) / 'checkpoint.pt'}")
         elif args.command == "complete" and args.sketch:
             if args.data is not None or args.n != 64:  # 64: the parser's default --n
                 raise ValueError("--sketch completes your drawings; --data and --n choose held-out sketches: give one or the other")

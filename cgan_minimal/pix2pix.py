@@ -163,7 +163,7 @@ class Pix2PixTrainer(Trainer):
 
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1]."""
-        G, D = self.G, self.D
+        G, D = self.G_train, self.D_train  # DDP-wrapped with several processes
         s, p = data.split(real)
         fake = G(s)
 
@@ -182,7 +182,7 @@ class Pix2PixTrainer(Trainer):
             if k:
                 fake = G(s)
             self.opt_G.zero_grad(set_to_none=True)
-            logit_gen = D(s, fake)
+            logit_gen = self.D(s, fake)  # D itself: no gradients of D to average
             loss_G = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen)) + self.cfg.l1_weight * (fake - p).abs().mean()
             loss_G.backward()
             self.opt_G.step()

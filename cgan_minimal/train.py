@@ -26,16 +26,17 @@ import functools
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from . import attributes, faces, metrics
+from . import attributes, distributed, faces, metrics
 from . import data as data_mod
 from .figures import grid, save_png
 from .models import Discriminator, Generator, ModelConfig, preset, sample_z
@@ -153,17 +154,19 @@ def parse_augment(policy: str) -> list[str]:
     return parts
 
 
-def diff_augment(x: torch.Tensor, policy: list[str], rng: torch.Generator) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: list[str], rng: torch.Generator, rand=None) -> torch.Tensor:
     """DiffAugment (Zhao et al. 2020) for joint images (B, 3, s, 2s) in [-1, 1], differentiable in x.
 
     D sees real and fake images through the same random transformations, so it cannot win by
     memorising the training set, and G still gets gradients through them. Made for joint
     images: a translation or cutout is drawn once per image and applied to *both* halves, so
     the sketch stays aligned with its photo; colour (brightness, saturation, contrast) changes
-    the photo half only, since sketches are grey.
+    the photo half only, since sketches are grey. ``rand(*shape)`` draws the U(0, 1) numbers
+    (default: ``torch.rand`` from ``rng``; the trainer's draws them for the whole global batch).
     """
     b, s = x.shape[0], x.shape[2]
-    draw = lambda *shape: torch.rand(*shape, generator=rng).to(x.device)  # noqa: E731
+    rand = rand or (lambda *shape: torch.rand(*shape, generator=rng))
+    draw = lambda *shape: rand(*shape).to(x.device)  # noqa: E731
     sketch, photo = data_mod.split(x)
     if "color" in policy:
         photo = photo + (draw(b, 1, 1, 1) - 0.5)  # brightness ± 0.5
@@ -359,6 +362,13 @@ class Trainer:
     train_seconds: float = 0.0  # wall-clock time spent in training epochs so far
     steps_per_epoch: int = 1
     epochs_run: int = 0  # epochs trained by the latest call of train()
+    world: distributed.World = field(default_factory=distributed.World)  # this process among torchrun's
+    G_train: torch.nn.Module | None = None  # G and D as the step calls them: DDP-wrapped with several
+    D_train: torch.nn.Module | None = None  # processes (see distribute), else G and D themselves
+
+    def __post_init__(self):
+        self.G_train = self.G_train or self.G
+        self.D_train = self.D_train or self.D
 
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Trainer":
@@ -378,19 +388,50 @@ class Trainer:
         model_cfg = cfg.model_config()
         return model_cfg, Generator(model_cfg), Discriminator(model_cfg)
 
+    # ------------------------------------------------------------ several processes
+    def distribute(self, world: distributed.World) -> None:
+        """Train as one of ``world.size`` processes: global BatchNorm, DDP, a share of each batch.
+
+        G and D keep their modules (checkpoints, EMA and samples use them as before); the step
+        calls their DDP wrappers, which average the gradients. Explained in distributed.py.
+        """
+        self.world = world
+        if world.size == 1:
+            return
+        distributed.check_batch(self.cfg.batch_size, world, self.group)
+        ids = [self.device.index or 0] if self.device.type == "cuda" else None
+        wrap = lambda net: DistributedDataParallel(distributed.sync_batchnorm(net), ids)  # noqa: E731
+        self.G_train, self.D_train = wrap(self.G), wrap(self.D)
+
+    @property
+    def group(self) -> int:
+        """D's minibatch-std group size (0: none); a process's share holds whole groups."""
+        return getattr(self.model_cfg, "mbstd", 0)
+
+    def share(self, batch: torch.Tensor) -> torch.Tensor:
+        """This process's share of a global batch (all of it for one process)."""
+        return distributed.shard(batch, self.world, self.group)
+
+    def draw(self, fn, *shape) -> torch.Tensor:
+        """``fn(*shape)`` (torch.rand, torch.randn) for this process's share: drawn for the global batch from rng."""
+        return self.share(fn(shape[0] * self.world.size, *shape[1:], generator=self.rng)).to(self.device)
+
     # ------------------------------------------------------------ one step
     def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1]."""
-        G, D, cfg = self.G, self.D, self.cfg
+        """One update of D then G on a batch of real joint images (B, 3, s, 2s) in [-1, 1].
+
+        With several processes ``real`` is this process's share of the global batch.
+        """
+        G, D, cfg = self.G_train, self.D_train, self.cfg
         b = real.shape[0]
-        z = sample_z(b, self.model_cfg.nz, self.rng).to(self.device)
+        z = self.draw(torch.rand, b, self.model_cfg.nz).mul_(2).sub_(1)  # z ~ U(-1, 1), as sample_z
         fake = G(z)
         noise = self.noise_std()
         policy = parse_augment(cfg.augment)
 
         def seen_by_D(x):  # DiffAugment, then instance noise (real and fake overlap early on)
-            x = diff_augment(x, policy, self.rng) if policy else x
-            return x + noise * torch.randn(x.shape, generator=self.rng).to(x.device) if noise else x
+            x = diff_augment(x, policy, self.rng, rand=lambda *shape: self.draw(torch.rand, *shape)) if policy else x
+            return x + noise * self.draw(torch.randn, *x.shape) if noise else x
 
         # (1) Update D: maximise log D(x) + log(1 − D(G(z)))  [hinge: minimise relu(1 − D(x)) + relu(1 + D(G(z)))]
         #     + lazy R1 on real images, every r1_every steps: r1_every · (γ/2) · E‖∇ₓ D(x)‖²
@@ -411,9 +452,9 @@ class Trainer:
         D.requires_grad_(False)  # no gradients for D's weights: the G step is cheaper
         for k in range(cfg.g_steps):
             if k:  # extra G steps draw fresh z
-                fake = G(sample_z(b, self.model_cfg.nz, self.rng).to(self.device))
+                fake = G(self.draw(torch.rand, b, self.model_cfg.nz).mul_(2).sub_(1))
             self.opt_G.zero_grad(set_to_none=True)
-            loss_G = g_loss(D(seen_by_D(fake)), cfg.loss)
+            loss_G = g_loss(self.D(seen_by_D(fake)), cfg.loss)  # D itself: no gradients of D to average
             loss_G.backward()
             self.opt_G.step()
         return self.end_step(loss_D, loss_G, logit_real, logit_fake)
@@ -453,14 +494,16 @@ class Trainer:
         self.steps_per_epoch = len(batches)
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", disable=not progress, leave=False)
         for i, idx in enumerate(bar):
-            real = images[idx].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+            real = images[self.share(idx)].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
             pending.append(self.step(real))
             if i % 10 == 0 or i == len(batches) - 1:  # every 10 steps: a diverged run stops early, at little cost on a GPU
                 check_finite(self, pending[-1])
                 if progress:
                     bar.set_postfix({k: f"{v.item():.3f}" for k, v in pending[-1].items()})
-        for i, losses in enumerate(pending):
-            rows.append({"epoch": self.epoch + 1, "step": i, **{k: float(v) for k, v in losses.items()}})
+        names = list(pending[0]) if pending else []
+        table = distributed.mean_over_processes(torch.stack([torch.stack(list(p.values())) for p in pending])) if pending else []
+        for i, values in enumerate(table):  # with several processes: the means over all of them
+            rows.append({"epoch": self.epoch + 1, "step": i, **dict(zip(names, values.tolist()))})
         self.epoch += 1
         return rows
 
@@ -759,15 +802,33 @@ def train(
     removed). A loss or weight that stops being finite ends the run with ``FloatingPointError``,
     keeping the last good checkpoint. ``trainer.epochs_run`` is the number of epochs this call
     trained. Explained in "Training the GAN".
+
+    Started by ``torchrun --nproc-per-node N``, each of the N processes trains on its share of
+    every batch (``cfg.batch_size`` is the global batch) and only process 0 writes files and
+    prints (distributed.py).
     """
     cfg.validate()
     if eval_every < 0 or quality_samples < 0 or quality_samples == 1:
         raise ValueError(f"eval_every must be >= 0 and quality_samples 0 or >= 2, got {eval_every}, {quality_samples}")
     out = Path(out)
+    world = distributed.world_from_env()
+    device = pick_device(cfg.device)  # a bad device name fails before the folder is touched
+    if world.size > 1:
+        distributed.check_batch(cfg.batch_size, world, cfg.mbstd if cfg.model == "contextual" else 0)
+        distributed.start(world, device)
+    try:
+        return _train(cfg, out, resume, dataset, progress and world.main, eval_every, classifier, quality_samples, overwrite, world)
+    finally:
+        distributed.stop()
+
+
+def _train(cfg, out, resume, dataset, progress, eval_every, classifier, quality_samples, overwrite, world) -> Trainer:
+    """:func:`train` in one process of ``world``; only process 0 (``world.main``) writes."""
     ckpt_path = out / CHECKPOINT
-    pick_device(cfg.device)  # a bad device name fails before the folder is touched
-    prepare_run_folder(out, resume, overwrite)
+    if world.main:
+        prepare_run_folder(out, resume, overwrite)
     trainer_class = trainer_for(cfg)
+    distributed.barrier()  # the folder is ready before any process reads it
     if resume and ckpt_path.exists():
         trainer = trainer_class.load(ckpt_path, cfg)
         if trainer.epoch >= cfg.epochs:
@@ -775,7 +836,7 @@ def train(
                 print(f"{out} already has {trainer.epoch} epochs (--epochs {cfg.epochs}): nothing to train")
             return trainer  # config.json and the checkpoint stay as they are
     else:
-        if resume:
+        if resume and progress:
             print(f"no checkpoint in {out}; starting a new run")
         trainer = trainer_class.init_from(cfg.init_from, cfg) if cfg.init_from else trainer_class.create(cfg)
     trainer.cfg = cfg  # epochs may be raised on resume
@@ -785,23 +846,30 @@ def train(
         raise ValueError(f"the data has {dataset.size}×{2 * dataset.size} joint images; preset {cfg.preset!r} needs {size}×{2 * size}")
     if len(dataset) < 2:
         raise ValueError(f"need at least 2 training images, got {len(dataset)} from {dataset.source or cfg.data}")
-    measure = quality_samples and cfg.model == "contextual"
+    if world.size > 1 and len(dataset) < cfg.batch_size:
+        raise ValueError(f"{world.size} processes need at least --batch-size {cfg.batch_size} training images, got {len(dataset)}")
+    trainer.distribute(world)
+    measure = quality_samples and cfg.model == "contextual" and world.main
     if measure:  # fail before training, not after, on a bad classifier
         clf = attributes.load(classifier) if classifier else default_classifier(cfg)
         reference = reference_photos(cfg, size, quality_samples)
     images = torch.from_numpy(dataset.images)  # uint8, shared (a folder's cache stays memory-mapped): each batch becomes float alone
     if trainer.device.type == "cuda" and not isinstance(dataset.images, np.memmap):
         images = images.pin_memory()  # a copy: not of a memory-mapped cache, which may not fit in memory
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "config.json") as tmp:
-        tmp.write_text(to_json({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}))
-    rows = read_losses(out / "losses.csv", trainer.epoch)
-    quality = read_quality(out / "metrics.json", trainer.epoch)
+    if world.main:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "config.json") as tmp:
+            tmp.write_text(to_json({"model": trainer.model_cfg.to_dict(), "train": asdict(cfg)}))
+        rows = read_losses(out / "losses.csv", trainer.epoch)
+        quality = read_quality(out / "metrics.json", trainer.epoch)
     start, first_epoch = time.perf_counter(), trainer.epoch
     for _ in range(trainer.epoch, cfg.epochs):
         t_epoch = time.perf_counter()
         epoch_rows = trainer.run_epoch(images, progress)
         trainer.train_seconds += time.perf_counter() - t_epoch
+        if not world.main:  # the other processes only train
+            trainer.epochs_run = trainer.epoch - first_epoch
+            continue
         rows += epoch_rows
         G = trainer.completion_generator()
         samples = data_mod.to_image(trainer.samples(G, images))
