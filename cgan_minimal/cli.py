@@ -29,7 +29,7 @@ from .figures import grid, save_completions, save_png
 from .models import D_NORMS, PRESETS, preset
 from .project import CONTEXTUAL_LOSSES, ProjectConfig, complete_images
 from .train import (
-    LOSS_FIELDS, LOSSES, MODELS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data,
+    LOSS_FIELDS, LOSSES, MODELS, PRECISIONS, RECIPES, TrainConfig, default_classifier, export, load_held_out_data, load_models, load_training_data,
     prepare_run_folder, read_checkpoint, read_losses, train,
 )
 from .utils import atomic_path, check_output_file, check_output_folder, pick_device, set_seed, to_json
@@ -289,6 +289,9 @@ def _add_train_args(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--g-steps", type=int, default=defaults.g_steps, help="G steps per D step (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, mps (default %(default)s)")
+    p.add_argument("--precision", choices=list(PRECISIONS), default=defaults.precision,
+                   help="auto: bf16 autocast on CUDA (fp16 with loss scaling where bf16 is missing), fp32 elsewhere (default %(default)s)")
+    p.add_argument("--compile", action="store_true", help="torch.compile G and D for the training step (worth it on a GPU)")
     p.add_argument("--style", default=defaults.style, help="sketch style of the embedded faces: xdog, photocopy, fdog or a mix such as xdog,fdog (default %(default)s)")
     p.add_argument("--eval-every", type=int, default=0, help="measure sample quality every k epochs (always after the last; default: last only)")
     p.add_argument("--classifier", default=None, help="attribute classifier for the sample quality (default: the shipped one for the embedded faces)")

@@ -68,6 +68,8 @@ class TrainConfig:
     real_label: float = 1.0  # target for real images in D's loss; 0.9 = one-sided label smoothing
     seed: int = 0  # seeds weights, shuffling, z and the embedded faces
     device: str = "auto"  # auto = cuda, then mps, then cpu
+    precision: str = "auto"  # auto: bf16 autocast on CUDA (fp16 + GradScaler without bf16), fp32 elsewhere; fp32, bf16, fp16
+    compile: bool = False  # torch.compile G and D for the training step (GPU; the first steps compile)
     init_from: str = ""  # start from this checkpoint's G, D and EMA (fine-tuning; paper: then lr 1e-5)
     l1_weight: float = 100.0  # pix2pix only: λ_L1, weight of its L1 term (Isola et al.: 100)
     # The recipe: "dcgan" (the paper's DCGAN), "r1" or "r1_mbstd" (the default). A field left at
@@ -110,6 +112,8 @@ class TrainConfig:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
                 raise ValueError(f"TrainConfig.{name} (--{name.replace('_', '-')}) must be a finite number {rule}, got {value}")
         data_mod.parse_styles(self.style)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision (--precision) must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"TrainConfig.loss (--loss) must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         parse_augment(self.augment)
@@ -132,6 +136,7 @@ class TrainConfig:
 
 
 LOSSES = ("nonsat", "hinge")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUGMENTS = ("translation", "cutout", "color")
 # Training recipes by name: the fields of TrainConfig each one sets. Measured side by side in
 # chapter "Training the GAN" and the README's "What was tried".
@@ -332,15 +337,38 @@ def g_loss(logit_gen: torch.Tensor, kind: str = "nonsat") -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
 
 
-def r1_penalty(logit_real: torch.Tensor, real: torch.Tensor, gamma: float) -> torch.Tensor:
+def r1_penalty(logit_real: torch.Tensor, real: torch.Tensor, gamma: float, scaler=None) -> torch.Tensor:
     """R1 (Mescheder et al. 2018, Eq. 9): (γ/2) · E_x ‖∇ₓ D(x)‖², on the real batch only.
 
     It penalises D's slope at the data, which keeps D from growing sharp walls around the real
     images that G cannot climb; ``real`` must be the tensor D read, with ``requires_grad``.
-    Explained in "Training the GAN".
+    With an fp16 ``scaler`` the gradient is taken of the scaled logits (no underflow) and
+    unscaled. Explained in "Training the GAN".
     """
-    (grad,) = torch.autograd.grad(logit_real.sum(), real, create_graph=True)
-    return 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
+    if scaler is not None and scaler.is_enabled():
+        (grad,) = torch.autograd.grad(scaler.scale(logit_real.sum()), real, create_graph=True)
+        grad = grad / scaler.get_scale()
+    else:
+        (grad,) = torch.autograd.grad(logit_real.sum(), real, create_graph=True)
+    return 0.5 * gamma * grad.float().pow(2).flatten(1).sum(1).mean()
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a precision on a device; None: fp32, no autocast."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"--precision fp16 needs a CUDA GPU (device {device}); bf16 runs on CPUs too")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def grad_scaler(device: torch.device, enabled: bool):
+    """A loss scaler for fp16 training (disabled: every call passes through)."""
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler(device.type, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
 @dataclass
@@ -364,11 +392,22 @@ class Trainer:
     epochs_run: int = 0  # epochs trained by the latest call of train()
     world: distributed.World = field(default_factory=distributed.World)  # this process among torchrun's
     G_train: torch.nn.Module | None = None  # G and D as the step calls them: DDP-wrapped with several
-    D_train: torch.nn.Module | None = None  # processes (see distribute), else G and D themselves
+    D_train: torch.nn.Module | None = None  # processes, compiled with cfg.compile (see distribute),
+    D_frozen: torch.nn.Module | None = None  # else G and D themselves; D_frozen: D in the G step,
+    D_r1: torch.nn.Module | None = None  # D_r1: D in an R1 step, never compiled (no double backward)
 
     def __post_init__(self):
         self.G_train = self.G_train or self.G
         self.D_train = self.D_train or self.D
+        self.D_frozen = self.D_frozen or self.D
+        self.D_r1 = self.D_r1 or self.D_train
+        self.amp = autocast_dtype(self.cfg.precision, self.device)  # None: fp32
+        fp16 = self.amp == torch.float16  # fp16 gradients can underflow: scale the losses
+        self.scaler_D, self.scaler_G = grad_scaler(self.device, fp16), grad_scaler(self.device, fp16)  # not saved: a resumed run re-learns the scale
+
+    def autocast(self):
+        """Mixed precision for the forward passes (cfg.precision); a no-op in fp32."""
+        return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
 
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Trainer":
@@ -377,6 +416,8 @@ class Trainer:
         set_seed(cfg.seed)
         model_cfg, G, D = cls.networks(cfg)
         G, D = G.to(device), D.to(device)
+        if device.type == "cuda":  # NHWC: the layout cuDNN's convolutions (and tensor cores) prefer
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         rng = torch.Generator().manual_seed(cfg.seed)
         opt_G, opt_D = make_adam(G.parameters(), cfg), make_adam(D.parameters(), cfg, cfg.lr_D_mult)
@@ -396,12 +437,14 @@ class Trainer:
         calls their DDP wrappers, which average the gradients. Explained in distributed.py.
         """
         self.world = world
-        if world.size == 1:
-            return
-        distributed.check_batch(self.cfg.batch_size, world, self.group)
-        ids = [self.device.index or 0] if self.device.type == "cuda" else None
-        wrap = lambda net: DistributedDataParallel(distributed.sync_batchnorm(net), ids)  # noqa: E731
-        self.G_train, self.D_train = wrap(self.G), wrap(self.D)
+        if world.size > 1:
+            distributed.check_batch(self.cfg.batch_size, world, self.group)
+            ids = [self.device.index or 0] if self.device.type == "cuda" else None
+            wrap = lambda net: DistributedDataParallel(distributed.sync_batchnorm(net), ids)  # noqa: E731
+            self.G_train, self.D_train = wrap(self.G), wrap(self.D)
+        self.D_r1 = self.D_train  # torch.compile's autograd has no double backward, which R1 needs
+        if self.cfg.compile:
+            self.G_train, self.D_train, self.D_frozen = map(torch.compile, (self.G_train, self.D_train, self.D))
 
     @property
     def group(self) -> int:
@@ -425,7 +468,8 @@ class Trainer:
         G, D, cfg = self.G_train, self.D_train, self.cfg
         b = real.shape[0]
         z = self.draw(torch.rand, b, self.model_cfg.nz).mul_(2).sub_(1)  # z ~ U(-1, 1), as sample_z
-        fake = G(z)
+        with self.autocast():
+            fake = G(z)
         noise = self.noise_std()
         policy = parse_augment(cfg.augment)
 
@@ -435,28 +479,33 @@ class Trainer:
 
         # (1) Update D: maximise log D(x) + log(1 − D(G(z)))  [hinge: minimise relu(1 − D(x)) + relu(1 + D(G(z)))]
         #     + lazy R1 on real images, every r1_every steps: r1_every · (γ/2) · E‖∇ₓ D(x)‖²
-        D.requires_grad_(True)
+        self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         seen_real = seen_by_D(real)
         r1_now = cfg.r1_gamma > 0 and self.steps % cfg.r1_every == 0
         if r1_now:
             seen_real = seen_real.detach().requires_grad_(True)
-        logit_real, logit_fake = D(seen_real), D(seen_by_D(fake.detach()))
-        loss_D = d_loss(logit_real, logit_fake, cfg.loss, cfg.real_label)
+            D = self.D_r1
+        with self.autocast():
+            logit_real, logit_fake = D(seen_real), D(seen_by_D(fake.detach()))
+            loss_D = d_loss(logit_real, logit_fake, cfg.loss, cfg.real_label)
         if r1_now:
-            loss_D = loss_D + cfg.r1_every * r1_penalty(logit_real, seen_real, cfg.r1_gamma)
-        loss_D.backward()
-        self.opt_D.step()
+            loss_D = loss_D + cfg.r1_every * r1_penalty(logit_real, seen_real, cfg.r1_gamma, self.scaler_D)
+        self.scaler_D.scale(loss_D).backward()  # a no-op scale unless fp16
+        self.scaler_D.step(self.opt_D)
+        self.scaler_D.update()
 
         # (2) Update G: maximise log D(G(z)) (non-saturating) [hinge: maximise D(G(z))], D's weights frozen
-        D.requires_grad_(False)  # no gradients for D's weights: the G step is cheaper
+        self.D.requires_grad_(False)  # no gradients for D's weights: the G step is cheaper
         for k in range(cfg.g_steps):
-            if k:  # extra G steps draw fresh z
-                fake = G(self.draw(torch.rand, b, self.model_cfg.nz).mul_(2).sub_(1))
+            with self.autocast():
+                if k:  # extra G steps draw fresh z
+                    fake = G(self.draw(torch.rand, b, self.model_cfg.nz).mul_(2).sub_(1))
+                loss_G = g_loss(self.D_frozen(seen_by_D(fake)), cfg.loss)  # not DDP's D: no gradients of D to average
             self.opt_G.zero_grad(set_to_none=True)
-            loss_G = g_loss(self.D(seen_by_D(fake)), cfg.loss)  # D itself: no gradients of D to average
-            loss_G.backward()
-            self.opt_G.step()
+            self.scaler_G.scale(loss_G).backward()
+            self.scaler_G.step(self.opt_G)
+            self.scaler_G.update()
         return self.end_step(loss_D, loss_G, logit_real, logit_fake)
 
     def end_step(self, loss_D, loss_G, logit_real, logit_fake) -> dict[str, torch.Tensor]:
@@ -468,8 +517,8 @@ class Trainer:
         return {
             "loss_D": loss_D.detach(),
             "loss_G": loss_G.detach(),
-            "D_x": torch.sigmoid(logit_real.detach()).mean(),
-            "D_G_z": torch.sigmoid(logit_fake.detach()).mean(),
+            "D_x": torch.sigmoid(logit_real.detach().float()).mean(),  # float: bf16 logits under autocast
+            "D_G_z": torch.sigmoid(logit_fake.detach().float()).mean(),
         }
 
     def noise_std(self) -> float:
@@ -775,6 +824,15 @@ def prepare_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
             png.unlink()
 
 
+def images_on_gpu(images: torch.Tensor, device: torch.device, memory_mapped: bool) -> torch.Tensor:
+    """The uint8 training images on the GPU when they take under a quarter of its free memory
+    (CelebA at 64×128: 4 GB); else in pinned memory, or memory-mapped, batch by batch."""
+    free, _ = torch.cuda.mem_get_info(device)
+    if images.numel() < free // 4:
+        return images.to(device)
+    return images if memory_mapped else images.pin_memory()  # a pinned copy, not of a cache that may not fit
+
+
 def check_finite(trainer: "Trainer", losses: dict[str, torch.Tensor]) -> None:
     """Stop a diverging run: a loss or a weight that is not finite raises, before anything is saved."""
     bad = [k for k, v in losses.items() if not torch.isfinite(v).all()]
@@ -854,8 +912,8 @@ def _train(cfg, out, resume, dataset, progress, eval_every, classifier, quality_
         clf = attributes.load(classifier) if classifier else default_classifier(cfg)
         reference = reference_photos(cfg, size, quality_samples)
     images = torch.from_numpy(dataset.images)  # uint8, shared (a folder's cache stays memory-mapped): each batch becomes float alone
-    if trainer.device.type == "cuda" and not isinstance(dataset.images, np.memmap):
-        images = images.pin_memory()  # a copy: not of a memory-mapped cache, which may not fit in memory
+    if trainer.device.type == "cuda":
+        images = images_on_gpu(images, trainer.device, memory_mapped=isinstance(dataset.images, np.memmap))
     if world.main:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "config.json") as tmp:

@@ -49,3 +49,13 @@ def test_benchmark_scripts_run(name, args, monkeypatch, capsys):
     _load(name).main()
     out = capsys.readouterr().out
     assert ("| tol 0.5 |" in out) if name == "early_stop" else ("faster from the cache" in out)
+
+
+def test_the_gpu_check_runs_on_cpu(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["gpu_check", "--device", "cpu", "--quick", "--out", str(tmp_path)])
+    _load("gpu_check").main()
+    out = capsys.readouterr().out
+    for row in ("| training step, fp32 |", "| training step, bf16 autocast |", "| completion, 8 sketches, fp32 |", "| one epoch, 64 faces"):
+        assert row in out
+    assert (tmp_path / "gpu_check.md").read_text().count("\n| ") == 6  # the header, its rule, four rows
+    assert (tmp_path / "samples_epoch_1.png").stat().st_size > 0

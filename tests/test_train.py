@@ -106,6 +106,26 @@ def test_g_step_leaves_d_untouched(tiny_cfg):
     assert not any(p.requires_grad for p in trainer.D.parameters())
 
 
+def test_mixed_precision_is_off_on_cpu_by_default_and_bf16_runs_there(tiny_cfg):
+    from dataclasses import replace
+
+    cpu = torch.device("cpu")
+    assert train_mod.autocast_dtype("auto", cpu) is None  # the CPU numbers stay fp32, bit for bit
+    with pytest.raises(ValueError, match="fp16 needs a CUDA GPU"):
+        train_mod.autocast_dtype("fp16", cpu)
+    with pytest.raises(ValueError, match="--precision"):
+        TrainConfig(precision="fp8").validate()
+    real = torch.rand(8, 3, 32, 64) * 2 - 1
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        trainer = train_mod.Trainer.create(replace(tiny_cfg, precision=precision))
+        assert not trainer.scaler_D.is_enabled()  # loss scaling is for fp16 only
+        losses[precision] = trainer.step(real)
+    assert all(v.dtype == torch.float32 for v in losses["bf16"].values())
+    for k, v in losses["fp32"].items():  # bf16 keeps 8 bits of mantissa: the same step, to about 1 %
+        assert abs(losses["bf16"][k] - v) <= 0.02 * abs(v) + 0.01, k
+
+
 def test_adam_settings(tiny_cfg):
     trainer = train_mod.Trainer.create(tiny_cfg)
     g = trainer.opt_G.param_groups[0]
