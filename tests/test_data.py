@@ -269,3 +269,77 @@ def test_read_image_takes_another_pixel_limit(tmp_path):
     assert data.read_image(tmp_path / "photo.png").shape == (30, 40, 3)
     with pytest.raises(ValueError, match="photo.png is 30×40 pixels .* more than the limit = 1,000"):
         data.read_image(tmp_path / "photo.png", max_pixels=1000)
+
+
+@pytest.fixture
+def faces_cache(tmp_path, monkeypatch):
+    """An empty faces cache in a temporary folder that keeps sets of 6 faces or more."""
+    monkeypatch.setenv("CGAN_MINIMAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "FACES_CACHE_MIN", 6)
+    return tmp_path / "cache" / "faces"
+
+
+def _count_renders(monkeypatch):
+    calls = []
+    render = data.faces.render_faces
+    monkeypatch.setattr(data.faces, "render_faces", lambda *a, **k: calls.append(a) or render(*a, **k))
+    return calls
+
+
+def test_faces_cache_hit_is_identical_and_renders_nothing(faces_cache, monkeypatch):
+    first = data.faces_dataset(8, size=32, seed=3, start=5, style="xdog,fdog")
+    assert len(list(faces_cache.glob("faces_*.npz"))) == 1
+    calls = _count_renders(monkeypatch)
+    again = data.faces_dataset(8, size=32, seed=3, start=5, style="xdog,fdog")
+    assert calls == []
+    np.testing.assert_array_equal(again.images, first.images)
+    assert again.labels.keys() == first.labels.keys() and again.source == first.source
+    for k in first.labels:
+        np.testing.assert_array_equal(again.labels[k], first.labels[k])
+        assert again.labels[k].dtype == first.labels[k].dtype
+    fresh = data.faces_dataset(8, size=32, seed=3, start=5, style="xdog,fdog", cache=False)
+    np.testing.assert_array_equal(fresh.images, first.images)
+
+
+def test_faces_cache_keys_other_arguments_apart(faces_cache, monkeypatch):
+    base = data.faces_dataset(6, size=32, seed=0)
+    calls = _count_renders(monkeypatch)
+    for kwargs in (dict(seed=1), dict(start=1), dict(style="fdog")):
+        other = data.faces_dataset(6, **{"size": 32, "seed": 0, **kwargs})
+        assert not np.array_equal(other.images, base.images), kwargs
+    assert data.faces_dataset(6, size=16, seed=0).images.shape == (6, 16, 32, 3)
+    assert len(calls) == 4
+    assert len(list(faces_cache.glob("faces_*.npz"))) == 5
+
+
+def test_faces_cache_small_sets_and_off_switch_write_nothing(faces_cache, monkeypatch):
+    data.faces_dataset(5, size=16)
+    assert not faces_cache.exists()
+    monkeypatch.setenv("CGAN_MINIMAL_CACHE", "")
+    assert data.faces_cache_dir() is None
+    data.faces_dataset(6, size=16)
+    assert not faces_cache.exists()
+
+
+def test_faces_cache_damaged_entry_is_rendered_again(faces_cache, monkeypatch):
+    first = data.faces_dataset(6, size=16)
+    (entry,) = faces_cache.glob("faces_*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])
+    calls = _count_renders(monkeypatch)
+    again = data.faces_dataset(6, size=16)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again.images, first.images)
+    data.faces_dataset(6, size=16)
+    assert len(calls) == 1  # the replaced entry is whole again
+
+
+def test_faces_cache_keeps_the_newest_entries(faces_cache, monkeypatch):
+    monkeypatch.setattr(data, "FACES_CACHE_ENTRIES", 2)
+    for seed in range(4):
+        data.faces_dataset(6, size=16, seed=seed)
+    assert len(list(faces_cache.glob("faces_*.npz"))) == 2
+    calls = _count_renders(monkeypatch)
+    data.faces_dataset(6, size=16, seed=3)
+    assert calls == []
+    data.faces_dataset(6, size=16, seed=0)
+    assert len(calls) == 1
