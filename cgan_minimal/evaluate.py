@@ -16,7 +16,18 @@ strength (↑ higher is better, ↓ lower is better):
 - **fidelity KL** ↓: the contextual loss between the input sketch and the sketch of the photo,
   i.e. how closely the photo follows the lines as drawn.
 
-The true photos are scored too (method ``real_photo``): what a perfect answer gets.
+Three more rows per strength say what the numbers mean:
+
+- ``real_photo``: the true photos, what a perfect answer gets;
+- ``shuffled_sketch``: Contextual GAN's photo of another face's sketch, scored against this
+  face's truth (face i gets the completion of face i − 1's sketch). A method whose answer does
+  not depend on the sketch scores the same here as on its own sketch;
+- ``constant_answer``: the mean of the reference photos for every sketch, the best single photo
+  by squared error — what a model that ignores its input entirely gets.
+
+Each row's SSIM carries a 95 % bootstrap interval over the faces (``ssim_low``, ``ssim_high``),
+and :attr:`Evaluation.per_face` keeps the per-face values, so two methods are compared on the
+same faces with :func:`paired` (a paired bootstrap interval of the difference).
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from .project import ProjectConfig, complete_images
 from .train import TrainConfig, load_held_out_data, load_models, reference_photos
 from .utils import atomic_path, check_output_folder, pick_device, to_json
 
-METHODS = ("contextual_gan", "pix2pix", "real_photo")
+METHODS = ("contextual_gan", "pix2pix", "real_photo", "shuffled_sketch", "constant_answer")
 COLUMNS = ("ssim", "psnr", "attributes", "realism_fd", "fidelity_kl")  # the table's numbers, in order
 HEADERS = {"ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "attributes": "attributes ↑", "realism_fd": "realism FD ↓", "fidelity_kl": "fidelity KL ↓"}
 
@@ -90,17 +101,58 @@ def load(checkpoint, baseline, classifier=None, device="cpu") -> Models:
     return Models(G, D, G_p, attributes.load(classifier, expected_size=model_cfg.size), train_cfg, model_cfg.size)
 
 
-def score(clf, photos, truth, labels, sketches, reference_features, styles) -> dict[str, float]:
-    """The five numbers of one method on one set (uint8 photos, truths and input sketches, (N, s, s, 3))."""
-    agree = metrics.attribute_agreement(attributes.predict(clf, photos), labels)
+def per_face(clf, photos, truth, labels, sketches, styles) -> dict[str, np.ndarray]:
+    """One method's values on each face (uint8 photos, truths and input sketches, (N, s, s, 3)):
+    SSIM, PSNR, whether all attributes / each attribute agree, fidelity KL, and the classifier's features."""
+    predicted = attributes.predict(clf, photos)
+    agree = {f"attr_{name}": (predicted[name] == labels[name]).astype(np.float64) for name in labels}
     return {
-        "ssim": float(metrics.ssim(photos, truth).mean()),
-        "psnr": float(metrics.psnr(photos, truth).mean()),
-        "attributes": agree.pop("all"),
-        "realism_fd": metrics.frechet_distance(attributes.features(clf, photos), reference_features),
-        "fidelity_kl": float(metrics.sketch_fidelity(sketches, photos, styles).mean()),
-        **{f"attr_{name}": v for name, v in agree.items()},
+        "ssim": metrics.ssim(photos, truth),
+        "psnr": metrics.psnr(photos, truth),
+        "attributes": np.prod(list(agree.values()), axis=0),
+        "fidelity_kl": metrics.sketch_fidelity(sketches, photos, styles),
+        "features": attributes.features(clf, photos),
+        **agree,
     }
+
+
+def score(values: dict[str, np.ndarray], reference_features: np.ndarray) -> dict[str, float]:
+    """The row of one method on one set: the means of :func:`per_face`, the SSIM's interval and the realism FD."""
+    mean_ssim, low, high = metrics.mean_interval(values["ssim"])
+    return {
+        "ssim": mean_ssim,
+        "ssim_low": low,
+        "ssim_high": high,
+        **{k: float(np.mean(v)) for k, v in values.items() if k not in ("ssim", "features")},
+        "realism_fd": metrics.frechet_distance(values["features"], reference_features),
+    }
+
+
+def paired(result: "Evaluation", a: tuple[str, float], b: tuple[str, float], column: str = "ssim", resamples: int = 1000,
+           seed: int = 0) -> tuple[float, float, float]:
+    """``(difference, low, high)``: ``a`` minus ``b`` on the same faces, each a ``(method, strength)``
+    key of :attr:`Evaluation.per_face`, with a 95 % paired bootstrap interval; one that excludes 0
+    ranks them. ``column`` is a per-face value (ssim, psnr, attributes, fidelity_kl, attr_*) or
+    ``realism_fd``, for which the faces are resampled together for both. Explained in
+    "Contextual GAN vs pix2pix"."""
+    va, vb = result.per_face[a], result.per_face[b]
+    if column != "realism_fd":
+        return metrics.mean_interval(va[column] - vb[column], resamples=resamples, seed=seed)
+    ref = metrics.moments(result.reference_features)
+
+    def difference(i):
+        fd_a = metrics.frechet_from_moments(*metrics.moments(va["features"][i]), *ref)
+        return fd_a - metrics.frechet_from_moments(*metrics.moments(vb["features"][i]), *ref)
+
+    rng = np.random.default_rng(seed)
+    n = len(va["features"])
+    low, high = np.percentile([difference(rng.integers(0, n, n)) for _ in range(resamples)], [2.5, 97.5])
+    return difference(np.arange(n)), float(low), float(high)
+
+
+def shuffled(n: int) -> np.ndarray:
+    """The derangement of the shuffled-sketch baseline: face i gets the answer to face i − 1's sketch."""
+    return np.roll(np.arange(n), 1)
 
 
 @dataclass
@@ -108,6 +160,8 @@ class Evaluation:
     """What :func:`evaluate` returns: one row per method and strength, and the example images."""
 
     rows: list[dict]
+    per_face: dict[tuple[str, float], dict[str, np.ndarray]] = field(default_factory=dict)  # (method, strength) → per_face()
+    reference_features: np.ndarray | None = None  # the classifier's features of the FD's real photos
     examples: dict[float, dict[str, np.ndarray]] = field(default_factory=dict)  # strength → {"sketch", method: photos}
     settings: dict = field(default_factory=dict)
 
@@ -126,9 +180,12 @@ def evaluate(models: Models, cfg: EvalConfig = EvalConfig(), project_cfg: Projec
     labels = attributes.class_labels(test, models.classifier.cfg.attributes)
     mix = data.parse_styles(models.train_cfg.style) if test.source.startswith("faces") else ["xdog"]
     styles = [mix[(data.HELD_OUT_START + i) % len(mix)] for i in range(len(test))]  # the style each test sketch was drawn in
-    ref = attributes.features(models.classifier, reference_photos(models.train_cfg, models.size, cfg.reference))
+    reference = reference_photos(models.train_cfg, models.size, cfg.reference)
+    ref = attributes.features(models.classifier, reference)
+    constant = np.broadcast_to(reference.mean(0).round().astype(np.uint8), truth.shape)
+    other = shuffled(len(test))
     device = next(models.G.parameters()).device
-    rows, examples = [], {}
+    rows, values, examples = [], {}, {}
     for strength in cfg.strengths:
         y = data.perturb_sketches(test.images, strength, cfg.seed)
         sketches = data.split(y)[0]
@@ -139,12 +196,17 @@ def evaluate(models: Models, cfg: EvalConfig = EvalConfig(), project_cfg: Projec
         photos["pix2pix"] = data.to_image(pix2pix.translate(models.G_pix2pix, data.to_tensor(sketches, device=device)))
         seconds["pix2pix"] = time.perf_counter() - t0
         photos["real_photo"], seconds["real_photo"] = truth, 0.0
+        photos["shuffled_sketch"], seconds["shuffled_sketch"] = photos["contextual_gan"][other], 0.0
+        photos["constant_answer"], seconds["constant_answer"] = constant, 0.0
         for method in METHODS:
-            numbers = score(models.classifier, photos[method], truth, labels, sketches, ref, styles)
+            # a shuffled answer came from face i − 1's sketch: its fidelity is measured against that sketch
+            drawn = (sketches[other], [styles[j] for j in other]) if method == "shuffled_sketch" else (sketches, styles)
+            values[method, strength] = per_face(models.classifier, photos[method], truth, labels, *drawn)
+            numbers = score(values[method, strength], ref)
             rows.append({"method": method, "strength": strength, **numbers, "seconds": round(seconds[method], 2)})
         examples[strength] = {"sketch": sketches[: cfg.examples], **{m: p[: cfg.examples] for m, p in photos.items()}}
     settings = {"eval": asdict(cfg), "completion": asdict(project_cfg), "data": test.source, "n": len(test)}
-    return Evaluation(rows, examples, settings)
+    return Evaluation(rows, values, ref, examples, settings)
 
 
 # ---------------------------------------------------------------- outputs
@@ -152,7 +214,12 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "∞" if value == math.inf else f"{value:.{digits}f}"
 
 
-INFINITE_NOTE = "\n∞: the real photo against itself has no error, so its PSNR is infinite (null in results.json).\n"
+TABLE_NOTE = """
+SSIM: the mean over the faces and its 95 % bootstrap interval. real_photo: the true photos (∞: the
+real photo against itself has no error, so its PSNR is infinite, null in results.json).
+shuffled_sketch: Contextual GAN's photo of face i − 1's sketch scored against face i (the same
+photos as contextual_gan, so the same FD). constant_answer: the mean reference photo for every sketch.
+"""
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -160,6 +227,7 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| method | strength | " + " | ".join(HEADERS[c] for c in COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
     for r in rows:
         cells = [_fmt(r[c], 2 if c in ("psnr", "realism_fd") else 3) for c in COLUMNS]
+        cells[0] += f" [{r['ssim_low']:.3f}, {r['ssim_high']:.3f}]"
         lines.append(f"| {r['method']} | {r['strength']:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -179,7 +247,8 @@ def robustness_figure(rows: list[dict]):
 
     fig = Figure(figsize=(3.0 * len(COLUMNS), 2.8), layout="tight")
     axes = fig.subplots(1, len(COLUMNS))
-    style = {"contextual_gan": dict(marker="o"), "pix2pix": dict(marker="s"), "real_photo": dict(color="gray", ls="--")}
+    style = {"contextual_gan": dict(marker="o"), "pix2pix": dict(marker="s"), "real_photo": dict(color="gray", ls="--"),
+             "shuffled_sketch": dict(marker="o", ls=":", color="tab:blue", alpha=0.6), "constant_answer": dict(color="gray", ls=":")}
     for ax, column in zip(axes, COLUMNS):
         for method in METHODS:
             points = [(r["strength"], r[column]) for r in rows if r["method"] == method and math.isfinite(r[column])]
@@ -225,7 +294,7 @@ def write(result: Evaluation, out: str | Path) -> dict[str, Path]:
     paths = {name: out / name for name in ("results.csv", "results.md", "results.json", "robustness.png", "examples.png")}
     write_csv(result.rows, paths["results.csv"])
     with atomic_path(paths["results.md"]) as tmp:
-        tmp.write_text(markdown_table(result.rows) + INFINITE_NOTE)
+        tmp.write_text(markdown_table(result.rows) + TABLE_NOTE)
     with atomic_path(paths["results.json"]) as tmp:
         tmp.write_text(to_json({"rows": result.rows, "settings": result.settings}, default=str))
     save_figure(robustness_figure(result.rows), paths["robustness.png"])

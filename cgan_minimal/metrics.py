@@ -133,8 +133,17 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"frechet_distance needs two (N >= 2, d) feature arrays of the same d, got {a.shape} and {b.shape}")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    return frechet_from_moments(*moments(a), *moments(b))
+
+
+def moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of features (N, d), float64: the Gaussian that :func:`frechet_distance` fits."""
+    features = np.asarray(features, np.float64)
+    return features.mean(0), np.cov(features, rowvar=False)
+
+
+def frechet_from_moments(mu_a, cov_a, mu_b, cov_b) -> float:
+    """:func:`frechet_distance` from the two sets' :func:`moments` (a fixed reference's are computed once)."""
     # tr (Σ_a Σ_b)^½ = Σ √eig(Σ_a^½ Σ_b Σ_a^½): a symmetric matrix, so exact even when Σ_a or Σ_b is
     # singular (dead features), where a general matrix square root is not
     w, V = np.linalg.eigh(cov_a)

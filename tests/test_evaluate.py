@@ -4,6 +4,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 
 from cgan_minimal import attributes, data, evaluate, train
@@ -40,9 +41,10 @@ def test_evaluate_writes_a_well_formed_table(evaluated):
     with open(evaluated / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["method"], float(r["strength"])) for r in rows] == [
-        (m, s) for s in (0, 0.4, 0.7, 1) for m in ("contextual_gan", "pix2pix", "real_photo")
+        (m, s) for s in (0, 0.4, 0.7, 1) for m in evaluate.METHODS
     ]
     for r in rows:
+        assert float(r["ssim_low"]) <= float(r["ssim"]) <= float(r["ssim_high"])
         assert 0 <= float(r["attributes"]) <= 1 and float(r["realism_fd"]) >= 0 and float(r["fidelity_kl"]) >= 0
         for name in attributes.FACE_ATTRIBUTES:
             assert 0 <= float(r[f"attr_{name}"]) <= 1
@@ -56,6 +58,39 @@ def test_evaluate_writes_a_well_formed_table(evaluated):
     assert "SSIM" in table[0] and "fidelity KL" in table[0]
     saved = json.loads((evaluated / "results.json").read_text())
     assert saved["settings"]["n"] == 6 and len(saved["rows"]) == len(rows)
+
+
+def test_the_baselines_are_what_they_say(tiny_run, tiny_baseline, tiny_classifier):
+    models = evaluate.load(tiny_run, tiny_baseline, tiny_classifier)
+    cfg = evaluate.EvalConfig(n=6, strengths=(0.0, 1.0), reference=20)
+    result = evaluate.evaluate(models, cfg, ProjectConfig(iters=3, init_candidates=2))
+    rows = {(r["method"], r["strength"]): r for r in result.rows}
+    test = train.load_held_out_data(models.train_cfg, models.size, 6, None)
+    truth = data.split(test.images)[1]
+    for s in cfg.strengths:
+        own, other = result.per_face["contextual_gan", s], result.per_face["shuffled_sketch", s]
+        # the same photos, each scored against the truth of the next face
+        np.testing.assert_array_equal(other["features"], own["features"][evaluate.shuffled(6)])
+        assert rows["shuffled_sketch", s]["realism_fd"] == pytest.approx(rows["contextual_gan", s]["realism_fd"])
+        np.testing.assert_allclose(np.sort(other["fidelity_kl"]), np.sort(own["fidelity_kl"]))
+        assert not np.allclose(other["ssim"], own["ssim"])
+        # one photo, whatever the sketch: its truth-dependent numbers do not move with the strength
+        const = result.per_face["constant_answer", s]
+        assert np.ptp(const["features"], axis=0).max() == 0
+        np.testing.assert_array_equal(const["ssim"], result.per_face["constant_answer", 0.0]["ssim"])
+        # the per-face values are the table's
+        for method in evaluate.METHODS:
+            assert rows[method, s]["ssim"] == pytest.approx(result.per_face[method, s]["ssim"].mean())
+        assert evaluate.paired(result, ("pix2pix", s), ("pix2pix", s)) == (0.0, 0.0, 0.0)
+        mean, low, high = evaluate.paired(result, ("real_photo", s), ("constant_answer", s))
+        assert 0 < low <= mean <= high  # the truth beats a constant on every face
+        fd, low, high = evaluate.paired(result, ("constant_answer", s), ("real_photo", s), "realism_fd", resamples=50)
+        assert fd == pytest.approx(rows["constant_answer", s]["realism_fd"] - rows["real_photo", s]["realism_fd"])
+        assert low <= high
+    photo = result.examples[0.0]["constant_answer"][0]
+    ref = train.reference_photos(models.train_cfg, models.size, 20)
+    np.testing.assert_array_equal(photo, ref.mean(0).round().astype(np.uint8))
+    np.testing.assert_array_equal(result.examples[0.0]["real_photo"], truth[: cfg.examples])
 
 
 def test_evaluate_writes_the_figures(evaluated):
