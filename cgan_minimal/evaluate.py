@@ -104,15 +104,14 @@ def load(checkpoint, baseline, classifier=None, device="cpu") -> Models:
 def per_face(clf, photos, truth, labels, sketches, styles) -> dict[str, np.ndarray]:
     """One method's values on each face (uint8 photos, truths and input sketches, (N, s, s, 3)):
     SSIM, PSNR, whether all attributes / each attribute agree, fidelity KL, and the classifier's features."""
-    predicted = attributes.predict(clf, photos)
-    agree = {f"attr_{name}": (predicted[name] == labels[name]).astype(np.float64) for name in labels}
+    agree = metrics.attribute_agreement(attributes.predict(clf, photos), labels)
     return {
         "ssim": metrics.ssim(photos, truth),
         "psnr": metrics.psnr(photos, truth),
-        "attributes": np.prod(list(agree.values()), axis=0),
+        "attributes": agree.pop("all"),
         "fidelity_kl": metrics.sketch_fidelity(sketches, photos, styles),
         "features": attributes.features(clf, photos),
-        **agree,
+        **{f"attr_{name}": hits for name, hits in agree.items()},
     }
 
 

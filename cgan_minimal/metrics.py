@@ -114,11 +114,12 @@ def baselines(test_joint: np.ndarray, train_joint: np.ndarray) -> dict[str, floa
 
 
 # ---------------------------------------------------------------- chapter "Contextual GAN vs pix2pix"
-def attribute_agreement(predicted: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, float]:
-    """Attribute preservation: per attribute, the fraction of photos whose predicted class is the
-    true one, and under ``"all"`` the fraction whose attributes are all right."""
-    hits = {name: predicted[name] == np.asarray(truth[name]) for name in predicted}
-    return {**{name: float(h.mean()) for name, h in hits.items()}, "all": float(np.all(list(hits.values()), axis=0).mean())}
+def attribute_agreement(predicted: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Attribute preservation, per photo: for each attribute 1.0 where the predicted class is the
+    true one (else 0.0), and under ``"all"`` 1.0 where every attribute is right. Their means are
+    the fractions that ``evaluate`` reports."""
+    hits = {name: (predicted[name] == np.asarray(truth[name])).astype(np.float64) for name in predicted}
+    return {**hits, "all": np.prod(list(hits.values()), axis=0)}
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
