@@ -49,7 +49,9 @@ from .utils import atomic_path, check_output_folder, pick_device, to_json
 
 METHODS = ("contextual_gan", "pix2pix", "real_photo", "shuffled_sketch", "constant_answer")
 COLUMNS = ("ssim", "psnr", "attributes", "realism_fd", "fidelity_kl")  # the table's numbers, in order
-HEADERS = {"ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "attributes": "attributes ↑", "realism_fd": "realism FD ↓", "fidelity_kl": "fidelity KL ↓"}
+HIGHER = {"ssim": True, "psnr": True, "attributes": True, "realism_fd": False, "fidelity_kl": False}  # the better direction (↑ / ↓)
+NAMES = {"ssim": "SSIM", "psnr": "PSNR dB", "attributes": "attributes", "realism_fd": "realism FD", "fidelity_kl": "fidelity KL"}
+HEADERS = {c: f"{NAMES[c]} {'↑' if HIGHER[c] else '↓'}" for c in COLUMNS}
 
 
 @dataclass(frozen=True)
